@@ -1,0 +1,24 @@
+"""postlens: what an organisation's social accounts actually publish.
+
+Labels posts as brand news, hard ad, service, user-interest or community content
+(see ``LABELS`` and ``TAXONOMY``) and weighs an account's mix against user-value guidelines.
+
+    >>> import postlens
+    >>> s = postlens.score("Our summer sale ends tonight — 40% off everything, shop now")  # doctest: +SKIP
+    >>> s.label, s.user_value                                                                # doctest: +SKIP
+    ('hard_ad', 12.3)
+"""
+from .api import MixReport, PostScore, assess, default_model_path, load_model, score, score_many
+from .guidelines import BALANCED, Finding, GuidelineProfile
+from .labels import LABELS, TAXONOMY, Label
+from .model import ModelError, PostClassifier
+from .text import detect_language, normalize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "score", "score_many", "assess", "load_model", "default_model_path",
+    "PostScore", "MixReport", "Finding", "GuidelineProfile", "BALANCED",
+    "PostClassifier", "ModelError", "LABELS", "TAXONOMY", "Label",
+    "normalize", "detect_language", "__version__",
+]

@@ -1,0 +1,173 @@
+"""The public API: score one post, score many, assess an account's mix, load a model."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+from .guidelines import BALANCED, Finding, GuidelineProfile, weigh_mix
+from .labels import LABELS
+from .model import PostClassifier
+from .text import check_text, detect_language, normalize
+
+__all__ = ["PostScore", "MixReport", "score", "score_many", "assess", "load_model", "default_model_path"]
+
+_MODEL_NAME = "postlens-base"
+_lock = threading.Lock()
+_default: PostClassifier | None = None
+
+
+@dataclass(frozen=True)
+class PostScore:
+    """What postlens makes of one post.
+
+    Attributes:
+        label: the most likely label id (see :data:`postlens.LABELS`).
+        probabilities: label id → calibrated probability; sums to 1.
+        user_value: 0-100, the post's expected value to followers under the guidelines.
+        uncertain: True when the model is not confident (top probability below the model's threshold).
+        language: ``"zh"``, ``"en"``, ``"ko"`` or ``"other"``.
+        evidence: the few features that pushed most towards ``label``, in words.
+    """
+
+    label: str
+    probabilities: dict[str, float]
+    user_value: float
+    uncertain: bool
+    language: str
+    evidence: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict of all fields."""
+        return {"label": self.label, "probabilities": dict(self.probabilities), "user_value": self.user_value,
+                "uncertain": self.uncertain, "language": self.language, "evidence": list(self.evidence)}
+
+
+@dataclass(frozen=True)
+class MixReport:
+    """An account's content mix weighed against a guideline profile.
+
+    Attributes:
+        n_posts: number of posts assessed.
+        mix: label id → share of posts (hard counts of the predicted labels; sums to 1).
+        score: 0-100, how well the mix follows the profile (see :mod:`postlens.guidelines`).
+        user_value: the average user value of the posts, the score before penalties.
+        findings: the guidelines the mix breaks, in plain words.
+        profile: name of the guideline profile used.
+    """
+
+    n_posts: int
+    mix: dict[str, float]
+    score: float
+    user_value: float
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+    profile: str = BALANCED.name
+
+    def to_dict(self) -> dict:
+        return {"n_posts": self.n_posts, "mix": dict(self.mix), "score": self.score, "user_value": self.user_value,
+                "findings": [f.message for f in self.findings], "profile": self.profile}
+
+
+def default_model_path() -> Path:
+    """Where the shipped model lives: inside the installed package, or ``models/`` of a source checkout."""
+    packaged = Path(str(resources.files("postlens"))) / "models" / _MODEL_NAME
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "models" / _MODEL_NAME
+
+
+def load_model(path: str | Path | None = None) -> PostClassifier:
+    """Load a model directory (default: the shipped model). Raises :class:`ModelError` if unusable."""
+    return PostClassifier.load(default_model_path() if path is None else path)
+
+
+def _model(model: PostClassifier | None) -> PostClassifier:
+    global _default
+    if model is not None:
+        if not isinstance(model, PostClassifier) or not hasattr(model, "coef_"):
+            raise TypeError("model must be a fitted PostClassifier, e.g. postlens.load_model(path)")
+        return model
+    if _default is None:
+        with _lock:
+            if _default is None:
+                _default = load_model()
+    return _default
+
+
+def _scores(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile) -> list[PostScore]:
+    docs = [normalize(t) for t in texts]
+    proba = model.predict_proba_normalized(docs)
+    labels = [str(c) for c in model.classes_]
+    out = []
+    for doc, row in zip(docs, proba):
+        best = int(row.argmax())
+        probs = {label: float(p) for label, p in zip(labels, row)}
+        out.append(PostScore(
+            label=labels[best],
+            probabilities=probs,
+            user_value=round(profile.value_of(probs), 1),
+            uncertain=bool(row[best] < model.uncertain_below),
+            language=detect_language(doc),
+            evidence=model.explain(doc, labels[best]),
+        ))
+    return out
+
+
+def score(text: str, *, model: PostClassifier | None = None, profile: GuidelineProfile = BALANCED) -> PostScore:
+    """Label one post and say why.
+
+    >>> postlens.score("限时5折！香辣牛肉面新口味上市，点击下方链接立即抢购").label  # doctest: +SKIP
+    'hard_ad'
+
+    Raises:
+        TypeError: ``text`` is not a ``str``.
+        ValueError: ``text`` is empty or whitespace only.
+    """
+    return _scores(_model(model), [check_text(text)], profile)[0]
+
+
+def score_many(texts: Iterable[str], *, model: PostClassifier | None = None,
+               profile: GuidelineProfile = BALANCED) -> list[PostScore]:
+    """Label many posts in one batch (much faster per post than calling :func:`score` in a loop).
+
+    ``texts`` may be any iterable of strings, including a pandas Series. A non-string or empty
+    item raises an error naming its position.
+    """
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("score_many takes a list of posts; use score() for a single post")
+    items = list(texts.tolist() if hasattr(texts, "tolist") else texts)
+    for i, text in enumerate(items):
+        try:
+            check_text(text)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"post #{i}: {exc}") from None
+    if not items:
+        return []
+    return _scores(_model(model), items, profile)
+
+
+def assess(posts: Iterable[Union[str, PostScore]], *, model: PostClassifier | None = None,
+           profile: GuidelineProfile = BALANCED) -> MixReport:
+    """Weigh an account's posts (texts or :class:`PostScore`s) against a guideline profile.
+
+    An empty list gives a report with no mix, a score of 0 and a finding saying there is nothing to assess.
+    """
+    items = list(posts)
+    texts = [p for p in items if not isinstance(p, PostScore)]
+    scored = iter(score_many(texts, model=model, profile=profile) if texts else [])
+    results = [p if isinstance(p, PostScore) else next(scored) for p in items]
+    if not results:
+        return MixReport(0, {label: 0.0 for label in LABELS}, 0.0, 0.0,
+                         (Finding("n_posts", 0, 1, 0, "there are no posts to assess"),), profile.name)
+    labels = [r.label for r in results]
+    known = list(dict.fromkeys([*LABELS, *labels]))
+    counts = np.array([labels.count(label) for label in known], dtype=float)
+    mix = {label: float(c / len(results)) for label, c in zip(known, counts)}
+    total, value, findings = weigh_mix(mix, profile)
+    return MixReport(len(results), mix, round(total, 1), round(value, 1), tuple(findings), profile.name)
+

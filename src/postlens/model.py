@@ -1,0 +1,281 @@
+"""The post classifier: features → linear SVM → calibrated probabilities.
+
+:class:`PostClassifier` follows scikit-learn's estimator conventions (parameters in
+``__init__``, ``fit`` / ``predict_proba`` / ``predict``). A one-vs-rest linear SVM gives one
+margin per label; probabilities are the softmax of those margins divided by a temperature
+fitted on out-of-fold margins, so a 0.8 means about 80% of such posts
+carry that label in held-out data. A fitted classifier saves to a directory of JSON and
+numpy arrays (``model.json`` + ``weights.npz``); loading never unpickles anything and
+refuses a weights file whose SHA-256 does not match the metadata.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.svm import LinearSVC
+from sklearn.model_selection import StratifiedKFold
+
+from .cues import CUES
+from .features import PostFeatures, feature_text
+from .text import normalize
+
+__all__ = ["PostClassifier", "ModelError", "FORMAT_VERSION"]
+
+#: Version of the on-disk model format; a model with a higher number needs a newer postlens.
+FORMAT_VERSION = 1
+_WEIGHTS = "weights.npz"
+_META = "model.json"
+
+
+class ModelError(ValueError):
+    """A model directory that is missing, corrupted, tampered with or from a newer postlens."""
+
+
+class PostClassifier(ClassifierMixin, BaseEstimator):
+    """Label posts with calibrated probabilities over a fixed label set.
+
+    Parameters:
+        C: inverse regularisation strength of the linear SVM.
+        char_ngrams, word_ngrams, n_features, char_weight, word_weight, cue_weight:
+            passed to :class:`postlens.features.PostFeatures`.
+        calibration_folds: folds for the out-of-fold scores the temperature is fitted on.
+        uncertain_below: a post whose top probability is below this is flagged uncertain.
+        random_state: seed for the calibration folds.
+
+    ``fit`` takes raw post texts (they are normalised here) and label ids.
+    """
+
+    def __init__(self, C: float = 0.5, char_ngrams: tuple[int, int] = (1, 4),
+                 word_ngrams: tuple[int, int] = (1, 2), n_features: int = 2**20,
+                 char_weight: float = 1.0, word_weight: float = 0.7, cue_weight: float = 0.4,
+                 calibration_folds: int = 5, uncertain_below: float = 0.5, random_state: int = 0):
+        self.C = C
+        self.char_ngrams = char_ngrams
+        self.word_ngrams = word_ngrams
+        self.n_features = n_features
+        self.char_weight = char_weight
+        self.word_weight = word_weight
+        self.cue_weight = cue_weight
+        self.calibration_folds = calibration_folds
+        self.uncertain_below = uncertain_below
+        self.random_state = random_state
+
+    # ---- training -----------------------------------------------------------------------------
+    def _features(self) -> PostFeatures:
+        return PostFeatures(self.char_ngrams, self.word_ngrams, self.n_features,
+                            self.char_weight, self.word_weight, self.cue_weight)
+
+    def _linear(self) -> LinearSVC:
+        return LinearSVC(C=self.C, class_weight="balanced", max_iter=5000, random_state=self.random_state)
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> "PostClassifier":
+        """Fit features, weights and the calibration temperature on raw texts and label ids."""
+        if len(texts) != len(labels):
+            raise ValueError(f"got {len(texts)} texts but {len(labels)} labels")
+        docs = [normalize(t) for t in texts]
+        y = np.asarray(labels, dtype=object)
+        self.classes_ = np.array(sorted(set(y)), dtype=object)
+        if len(self.classes_) < 2:
+            raise ValueError("training needs at least two different labels")
+        y_idx = np.searchsorted(self.classes_, y)
+
+        # Out-of-fold margins (IDF refitted per fold, as at prediction time) for the temperature.
+        counts = self._features().counts(docs)
+        rows = lambda idx: tuple(block[idx] for block in counts)  # noqa: E731
+        folds = StratifiedKFold(self.calibration_folds, shuffle=True, random_state=self.random_state)
+        oof = np.zeros((len(docs), len(self.classes_)))
+        for train, held in folds.split(docs, y_idx):
+            feats = self._features().fit_counts(rows(train))
+            lin = self._linear().fit(feats.weigh(rows(train)), y_idx[train])
+            oof[held] = lin.decision_function(feats.weigh(rows(held)))
+        self.temperature_ = _fit_temperature(oof, y_idx)
+
+        self.features_ = self._features().fit_counts(counts)
+        lin = self._linear().fit(self.features_.weigh(counts), y_idx)
+        self.coef_ = sp.csr_matrix(lin.coef_.astype(np.float32))
+        self.intercept_ = lin.intercept_.astype(np.float32)
+        self.oof_proba_ = softmax(oof / self.temperature_, axis=1)
+        return self
+
+    # ---- prediction ---------------------------------------------------------------------------
+    def decision_function_normalized(self, docs: Sequence[str]) -> np.ndarray:
+        """Linear scores for texts that are already normalised (the labelling hot path)."""
+        x = self.features_.transform(docs)
+        return (x @ self.coef_.T).toarray() + self.intercept_
+
+    def predict_proba_normalized(self, docs: Sequence[str]) -> np.ndarray:
+        return softmax(self.decision_function_normalized(docs) / self.temperature_, axis=1)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, one row per text, columns in ``classes_`` order."""
+        return self.predict_proba_normalized([normalize(t) for t in texts])
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        return self.classes_[self.predict_proba(texts).argmax(axis=1)]
+
+    # ---- explanation --------------------------------------------------------------------------
+    def explain(self, doc: str, label: str, k: int = 4) -> tuple[str, ...]:
+        """The ``k`` features of normalised text ``doc`` that pushed most towards ``label``, in words.
+
+        A feature's push is its value times how much more its weight favours ``label`` than
+        the average label. Overlapping character n-grams are merged into one phrase.
+        """
+        c = int(np.searchsorted(self.classes_, label))
+        x = self.features_.transform([doc]).tocsr()
+        dense = self.coef_[:, x.indices].toarray()
+        push = x.data * (dense[c] - dense.mean(axis=0))
+        by_column = dict(zip(x.indices.tolist(), push.tolist()))
+        items: list[tuple[float, str]] = []
+
+        feats = self.features_
+        ftext = feature_text(doc)
+        aligned = len(ftext) == len(doc)
+        spans = feats.char_.spans(doc)
+        char_cols = feats.char_.hash_grams([g for g, _, _ in spans])
+        char_push = [(by_column.get(int(col), 0.0), s, e) for col, (_, s, e) in zip(char_cols, spans)]
+        char_push = [t for t in char_push if t[0] > 0]
+        char_push.sort(reverse=True)
+        merged: list[list[float]] = []  # [push, start, end]
+        for p, s, e in char_push[: 4 * k]:
+            for m in merged:
+                if s <= m[2] and e >= m[1]:
+                    m[0], m[1], m[2] = m[0] + p, min(m[1], s), max(m[2], e)
+                    break
+            else:
+                merged.append([p, s, e])
+        for p, s, e in merged:
+            phrase = (doc if aligned else ftext)[int(s):int(e)].strip()
+            if len(phrase) >= 2:
+                items.append((p, f'the phrase "{phrase}"'))
+
+        tokens = feats.word_.tokens(doc)
+        grams = feats.word_._ngrams(tokens)
+        word_cols = feats.word_.hash_grams(grams) + feats.n_features
+        seen: set[str] = set()
+        for col, gram in sorted(zip(word_cols.tolist(), grams), key=lambda t: -by_column.get(t[0], 0.0)):
+            p = by_column.get(col, 0.0)
+            if p <= 0 or gram in seen or len(seen) >= k:
+                break
+            seen.add(gram)
+            items.append((p, f'the words "{gram}"'))
+
+        for j, cue in enumerate(CUES):
+            p = by_column.get(2 * feats.n_features + j, 0.0)
+            if p > 0:
+                m = cue.pattern.search(doc)
+                snippet = f': "{m.group(0).strip()}"' if m and m.group(0).strip() else ""
+                items.append((p, f"{cue.description}{snippet}"))
+
+        items.sort(key=lambda t: -t[0])
+        out: list[str] = []
+        for _, words in items:
+            if words not in out:
+                out.append(words)
+            if len(out) == k:
+                break
+        return tuple(out)
+
+    # ---- persistence --------------------------------------------------------------------------
+    def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+        """Write ``model.json`` and ``weights.npz`` into directory ``path``; return it.
+
+        The bytes depend only on the fitted state, so the same data and seed give the same files.
+        """
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        feat_params, feat_arrays = self.features_.get_state()
+        coef = self.coef_.tocsr()
+        arrays = {
+            "coef_data": coef.data, "coef_indices": coef.indices.astype(np.int32),
+            "coef_indptr": coef.indptr.astype(np.int64), "intercept": self.intercept_,
+            **{k: v.astype(np.float32) for k, v in feat_arrays.items()},
+        }
+        blob = _write_npz(arrays)
+        (path / _WEIGHTS).write_bytes(blob)
+        meta = {
+            "format": "postlens-model",
+            "format_version": FORMAT_VERSION,
+            **(metadata or {}),
+            "labels": [str(c) for c in self.classes_],
+            "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()},
+            "features": feat_params,
+            "temperature": float(self.temperature_),
+            "coef_shape": list(coef.shape),
+            "weights_sha256": hashlib.sha256(blob).hexdigest(),
+        }
+        (path / _META).write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+                                  encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "PostClassifier":
+        """Load a model directory written by :meth:`save`; raise :class:`ModelError` if it is not sound."""
+        path = Path(path)
+        meta_path, weights_path = path / _META, path / _WEIGHTS
+        if not path.is_dir():
+            raise ModelError(f"{path}: no such model directory")
+        if not meta_path.is_file() or not weights_path.is_file():
+            raise ModelError(f"{path}: not a postlens model (expected {_META} and {_WEIGHTS})")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{meta_path}: not valid JSON ({exc})") from None
+        if not isinstance(meta, dict) or meta.get("format") != "postlens-model":
+            raise ModelError(f"{meta_path}: not a postlens model")
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ModelError(f"{path}: model format {version!r} was written by a newer postlens "
+                             f"(this one reads format {FORMAT_VERSION}); upgrade postlens to use it")
+        blob = weights_path.read_bytes()
+        if hashlib.sha256(blob).hexdigest() != meta.get("weights_sha256"):
+            raise ModelError(f"{weights_path}: checksum does not match {_META}; the file is corrupted "
+                             "or was modified")
+        try:
+            with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            params = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()}
+            self = cls(**params)
+            self.classes_ = np.array(meta["labels"], dtype=object)
+            self.features_ = PostFeatures.from_state(meta["features"], arrays)
+            shape = tuple(meta["coef_shape"])
+            self.coef_ = sp.csr_matrix((arrays["coef_data"], arrays["coef_indices"], arrays["coef_indptr"]),
+                                       shape=shape)
+            self.intercept_ = arrays["intercept"]
+            self.temperature_ = float(meta["temperature"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{path}: model is incomplete or inconsistent ({exc})") from None
+        if shape != (len(self.classes_), self.features_.n_columns) or self.intercept_.shape != (shape[0],):
+            raise ModelError(f"{path}: weight shapes do not match the label set and features")
+        self.metadata_ = meta
+        return self
+
+
+def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
+    """The temperature T minimising the log loss of softmax(scores / T) on held-out scores."""
+    def nll(log_t: float) -> float:
+        return -log_softmax(scores / np.exp(log_t), axis=1)[np.arange(len(y)), y].mean()
+
+    return float(np.exp(minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded").x))
+
+
+def _write_npz(arrays: dict[str, np.ndarray]) -> bytes:
+    """An ``.npz`` archive with fixed timestamps and order, so equal arrays give equal bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(arrays):
+            arr = io.BytesIO()
+            np.lib.format.write_array(arr, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, arr.getvalue())
+    return buf.getvalue()
