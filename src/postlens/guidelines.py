@@ -8,8 +8,9 @@ three high-value types and keeps brand news and hard ads a small minority. How s
 How a mix is scored (0-100), so that every point can be traced:
 
 1. **value**: the average user value of the posts (each label's share × its value);
-2. minus, for every share above its cap (and for brand news + hard ads above the
-   self-promotion cap), the excess in percentage points;
+2. minus, for every share above its cap, the excess in percentage points; and for brand news
+   + hard ads above the self-promotion cap, whatever part of that excess the per-label caps
+   have not already taken off;
 3. minus half the shortfall, in percentage points, of every share below its floor;
 4. clipped to 0-100.
 """
@@ -98,9 +99,10 @@ def weigh_mix(mix: Mapping[str, float], profile: GuidelineProfile = BALANCED) ->
                 f"{_NAMES[label]} posts are {_pct(share)} of posts; the guideline asks for at least {_pct(floor)}"))
     self_promotion = mix.get("brand_news", 0.0) + mix.get("hard_ad", 0.0)
     if self_promotion > profile.max_self_promotion + 1e-9:
+        already = sum(f.penalty for f in findings if f.rule in ("max_share.brand_news", "max_share.hard_ad"))
         findings.append(Finding(
             "max_self_promotion", self_promotion, profile.max_self_promotion,
-            100 * (self_promotion - profile.max_self_promotion),
+            max(0.0, 100 * (self_promotion - profile.max_self_promotion) - already),
             f"brand news and hard ads together are {_pct(self_promotion)} of posts; the guideline keeps them "
             f"under {_pct(profile.max_self_promotion)} (followers scroll past an account that talks about itself)"))
     score = min(100.0, max(0.0, value - sum(f.penalty for f in findings)))

@@ -153,9 +153,11 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
                     break
             else:
                 merged.append([p, s, e])
+        shown = doc if aligned else ftext
         for p, s, e in merged:
-            phrase = (doc if aligned else ftext)[int(s):int(e)].strip()
-            if len(phrase) >= 2:
+            s, e = _word_bounds(shown, int(s), int(e))
+            phrase = shown[s:e].strip()
+            if len(phrase) >= 2 and any(ch.isalnum() for ch in phrase):
                 items.append((p, f'the phrase "{phrase}"'))
 
         tokens = feats.word_.tokens(doc)
@@ -164,8 +166,10 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
         seen: set[str] = set()
         for col, gram in sorted(zip(word_cols.tolist(), grams), key=lambda t: -by_column.get(t[0], 0.0)):
             p = by_column.get(col, 0.0)
-            if p <= 0 or gram in seen or len(seen) >= k:
+            if p <= 0 or len(seen) >= k:
                 break
+            if gram in seen or not any(ch.isalnum() for ch in gram):
+                continue
             seen.add(gram)
             items.append((p, f'the words "{gram}"'))
 
@@ -258,6 +262,19 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
             raise ModelError(f"{path}: weight shapes do not match the label set and features")
         self.metadata_ = meta
         return self
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() and ord(ch) < 0x2E80  # letters of space-delimited scripts, not CJK
+
+
+def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen ``[start, end)`` to whole words where it cuts through a Latin/Cyrillic/... word."""
+    while start > 0 and _is_word_char(text[start - 1]) and _is_word_char(text[start]):
+        start -= 1
+    while end < len(text) and _is_word_char(text[end]) and _is_word_char(text[end - 1]):
+        end += 1
+    return start, end
 
 
 def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:

@@ -117,19 +117,19 @@ _NOT_EN = {  # frequent function words of other Latin-script languages
 def detect_language(text: str) -> str:
     """Guess the language of a post: ``"zh"``, ``"en"``, ``"ko"`` or ``"other"``.
 
-    Script counts decide between Korean (Hangul), Chinese (Han without Japanese kana) and
-    Latin text; Latin text is English unless another language's function words outnumber
+    Script counts decide between Korean (Hangul syllables), Chinese (Han characters, without
+    Japanese kana) and Latin text (words, each worth 1.5 characters); Latin text is English unless another language's function words outnumber
     English ones. Needs no model download.
     """
     hangul = len(_HANGUL.findall(text))
     han = len(_HAN.findall(text))
     kana = len(_KANA.findall(text))
     words = [w.lower() for w in _LATIN_WORD.findall(text) if w.lower() not in {"url", "user", "email", "phone"}]
-    latin = sum(len(w) for w in words)
     other = len(_OTHER_LETTER.findall(text))
     if kana >= 2 and kana >= 0.1 * (han + kana):
         return "other"  # Japanese
-    scores = {"ko": hangul * 2, "zh": han * 2, "latin": latin, "other": other}
+    # One Han character or Hangul syllable carries about as much as a short Latin word.
+    scores = {"ko": hangul, "zh": han, "latin": 1.5 * len(words), "other": other / 3}
     best = max(scores, key=scores.__getitem__)
     if scores[best] == 0:
         return "other"

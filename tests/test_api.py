@@ -1,0 +1,178 @@
+"""Behaviour of the public API on the shipped model."""
+import math
+import threading
+
+import pytest
+
+import postlens
+from postlens import LABELS
+
+# Clear posts of each label, written for these tests (not from the corpus or the evaluation set).
+CLEAR = {
+    "hard_ad": [
+        "限时5折！香辣牛肉面新口味上市，点击下方链接立即抢购",
+        "双11预售开启：定金50抵150，前1000名下单再送保温杯，戳链接锁定名额👉",
+        "Our summer sale ends tonight: 40% off everything sitewide. Shop now, link in bio 🛍️",
+        "Pre-order the new TrailRunner 3 today for $89 and get free shipping. Only 500 pairs.",
+    ],
+    "service": [
+        "@jamie Sorry about the delay — DM us your order number and we'll sort it out today.",
+        "您好，抱歉给您带来不便，请您提供一下订单号，我们马上为您核实处理。",
+        "【通知】因系统升级，本周六凌晨0:00-6:00手机银行暂停服务，给您带来不便敬请谅解。",
+        "Heads up: our app will be down for scheduled maintenance tonight from 1-3am ET. Card payments are not affected.",
+    ],
+    "brand_news": [
+        "热烈祝贺我司荣获2023年度最佳雇主称号",
+        "集团董事长出席第五届数字经济峰会并发表主旨演讲",
+        "We're proud to announce our partnership with UNICEF to bring clean water to 200 schools.",
+        "Q3 results: revenue up 12% year on year; our CEO will host the earnings call at 9am ET.",
+    ],
+    "user_interest": [
+        "立春将至，3个小动作唤醒满屋绿植",
+        "冬至为什么要吃饺子？这个习俗背后的故事你可能不知道",
+        "5 ways to make your morning coffee taste better (no fancy gear needed)",
+        "Why do cats knock things off tables? A vet explains the science behind it.",
+    ],
+    "community": [
+        "评论区说说你最想去的城市，抽3位送出定制周边",
+        "转发+关注，周五抽5位宝子送出限定徽章！一起来晒晒你家的猫主子吧",
+        "Tag a friend who needs this weekend — show us your best camping photo with #GoOutside",
+        "Which flavour should we bring back this winter? Vote below 👇",
+    ],
+}
+
+
+@pytest.mark.parametrize("label, text", [(lab, t) for lab, texts in CLEAR.items() for t in texts])
+def test_clear_posts_land_on_their_label(label, text):
+    assert postlens.score(text).label == label
+
+
+def test_done_when_examples():
+    assert postlens.score("限时5折！香辣牛肉面新口味上市，点击下方链接立即抢购").label == "hard_ad"
+    assert postlens.score("@jamie Sorry about the delay — DM us your order number and we'll sort it out today.").label \
+        == "service"
+
+
+def test_score_fields():
+    s = postlens.score("评论区说说你最想去的城市，抽3位送出定制周边")
+    assert set(s.probabilities) == set(LABELS)
+    assert math.isclose(sum(s.probabilities.values()), 1.0, abs_tol=1e-6)
+    assert all(0.0 <= p <= 1.0 for p in s.probabilities.values())
+    assert s.label == max(s.probabilities, key=s.probabilities.get)
+    assert 0 <= s.user_value <= 100
+    assert s.language == "zh"
+    assert isinstance(s.uncertain, bool)
+    assert s.evidence and all(isinstance(e, str) and e for e in s.evidence)
+    assert s.to_dict()["label"] == s.label
+
+
+def test_user_value_follows_guidelines():
+    ad = postlens.score(CLEAR["hard_ad"][2])
+    helpful = postlens.score(CLEAR["service"][0])
+    assert ad.user_value < 40 < helpful.user_value
+
+
+def test_evidence_names_the_words_that_sell():
+    s = postlens.score("限时5折！香辣牛肉面新口味上市，点击下方链接立即抢购")
+    joined = " ".join(s.evidence)
+    assert "限时" in joined or "抢购" in joined or "点击下方链接" in joined
+
+
+def test_uncertain_when_the_post_says_little():
+    s = postlens.score("hmm")
+    assert s.uncertain == (max(s.probabilities.values()) < 0.5)
+
+
+@pytest.mark.parametrize("bad, error", [
+    (None, TypeError), (b"\xe4\xbd\xa0\xe5\xa5\xbd", TypeError), (42, TypeError), (4.2, TypeError),
+    ("", ValueError), ("   \n ", ValueError),
+])
+def test_score_rejects_bad_input_clearly(bad, error):
+    with pytest.raises(error, match="post"):
+        postlens.score(bad)
+
+
+@pytest.mark.parametrize("text", [
+    "限时\ud800抢购\udfff，点击链接",          # lone surrogates
+    "shop\x00 now\x1b[31m 50% off\x7f",       # control characters
+    "🎉" * 50,                                # emoji only
+    "？？？！！！",                             # punctuation only
+    "<p>&nbsp;</p><br>",                      # HTML with no words
+])
+def test_odd_input_gives_a_defined_result(text):
+    s = postlens.score(text)
+    assert s.label in LABELS and math.isclose(sum(s.probabilities.values()), 1.0, abs_tol=1e-6)
+
+
+def test_five_megabyte_post_is_scored():
+    s = postlens.score("新品上市，限时抢购！" * 500_000)  # 5 MB of text
+    assert s.label == "hard_ad"
+
+
+def test_score_many_matches_score_and_keeps_order():
+    texts = [t for ts in CLEAR.values() for t in ts]
+    many = postlens.score_many(texts)
+    assert [m.label for m in many] == [postlens.score(t).label for t in texts]
+    for m, t in zip(many, texts):
+        single = postlens.score(t)
+        assert all(math.isclose(m.probabilities[k], single.probabilities[k], abs_tol=1e-6) for k in LABELS)
+
+
+def test_score_many_names_the_bad_item():
+    with pytest.raises(TypeError, match="post #2"):
+        postlens.score_many(["ok post", "another", None])
+    with pytest.raises(ValueError, match="post #1"):
+        postlens.score_many(["ok post", " "])
+    with pytest.raises(TypeError, match="list of posts"):
+        postlens.score_many("a single string")
+    assert postlens.score_many([]) == []
+
+
+def test_score_many_accepts_a_pandas_series():
+    pd = pytest.importorskip("pandas")
+    series = pd.Series(CLEAR["community"], index=[10, 20, 30, 40])
+    assert [s.label for s in postlens.score_many(series)] == ["community"] * 4
+
+
+def test_explicit_model_and_thread_safety(model):
+    results = {}
+
+    def work(i):
+        results[i] = postlens.score(CLEAR["service"][1], model=model if i % 2 else None).label
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(results.values()) == {"service"}
+
+
+def test_bad_model_argument():
+    with pytest.raises(TypeError, match="model"):
+        postlens.score("hello", model="models/postlens-base")
+
+
+def test_assess_mix_and_findings():
+    posts = CLEAR["hard_ad"] * 3 + CLEAR["service"][:2]  # 12 hard ads, 2 service posts
+    report = postlens.assess(posts)
+    assert report.n_posts == 14
+    assert math.isclose(sum(report.mix.values()), 1.0)
+    assert math.isclose(report.mix["hard_ad"], 12 / 14)
+    messages = " ".join(f.message for f in report.findings)
+    assert "hard ad posts are 86% of posts; the guideline caps them at 15%" in messages
+    assert report.score < 30
+
+
+def test_assess_accepts_scores_and_texts():
+    scored = postlens.score_many(CLEAR["user_interest"])
+    report = postlens.assess(scored + CLEAR["community"] + CLEAR["service"])
+    assert report.n_posts == 12
+    assert report.mix["user_interest"] == pytest.approx(4 / 12)
+    assert report.score > 80
+
+
+def test_assess_empty():
+    report = postlens.assess([])
+    assert report.n_posts == 0 and report.score == 0
+    assert "no posts" in report.findings[0].message

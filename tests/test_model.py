@@ -1,0 +1,104 @@
+"""The shipped model: reproducible from data/, metadata, safe loading."""
+import hashlib
+import json
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+import sklearn
+
+import postlens
+from postlens import LABELS, ModelError
+from postlens.corpus import data_sha256
+from postlens.train import train
+
+from .conftest import CORPUS
+
+PROBE = [
+    "限时5折！香辣牛肉面新口味上市，点击下方链接立即抢购", "@jamie Sorry about the delay — DM us your order number.",
+    "热烈祝贺我司荣获2023年度最佳雇主称号", "立春将至，3个小动作唤醒满屋绿植", "Which flavour should we bring back? 👇",
+    "오늘부터 전 메뉴 20% 할인! 앱에서 주문하세요", "Store hours change for the holidays: we close at 4pm on 24 Dec.",
+]
+
+
+def test_metadata(model):
+    meta = model.metadata_
+    assert meta["postlens_version"] == postlens.__version__
+    assert meta["sklearn_version"] == sklearn.__version__
+    assert meta["labels"] == sorted(LABELS)
+    assert meta["evaluation"]["test_split"]["macro_f1"] > 0.5
+
+
+def test_shipped_model_is_built_from_the_current_corpus(model):
+    """If this fails, data/ changed: rebuild with `postlens train data/corpus --out models/postlens-base ...`."""
+    assert model.metadata_["training_data"]["sha256"] == data_sha256([CORPUS])
+
+
+def test_shipped_model_is_small():
+    size = sum(f.stat().st_size for f in postlens.default_model_path().iterdir())
+    assert size < 30 * 2**20
+
+
+def test_rebuilding_from_data_gives_the_same_model(model, tmp_path):
+    rebuilt, _ = train([CORPUS], tmp_path / "m")
+    assert np.allclose(rebuilt.predict_proba(PROBE), model.predict_proba(PROBE), atol=1e-6)
+    shipped = (postlens.default_model_path() / "weights.npz").read_bytes()
+    assert (tmp_path / "m" / "weights.npz").read_bytes() == shipped
+
+
+def _copy(tmp_path):
+    dst = tmp_path / "copy"
+    shutil.copytree(postlens.default_model_path(), dst)
+    return dst
+
+
+def test_load_missing_or_foreign_directory(tmp_path):
+    with pytest.raises(ModelError, match="no such model directory"):
+        postlens.load_model(tmp_path / "nope")
+    with pytest.raises(ModelError, match="not a postlens model"):
+        postlens.load_model(tmp_path)
+
+
+def test_load_refuses_tampered_weights(tmp_path):
+    path = _copy(tmp_path)
+    blob = bytearray((path / "weights.npz").read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (path / "weights.npz").write_bytes(bytes(blob))
+    with pytest.raises(ModelError, match="checksum"):
+        postlens.load_model(path)
+
+
+class Payload:
+    ran = False
+
+    def __reduce__(self):
+        return (setattr, (Payload, "ran", True))
+
+
+def test_load_refuses_a_pickle_even_with_matching_checksum(tmp_path):
+    path = _copy(tmp_path)
+    blob = pickle.dumps({"coef": Payload()})
+    (path / "weights.npz").write_bytes(blob)
+    meta = json.loads((path / "model.json").read_text())
+    meta["weights_sha256"] = hashlib.sha256(blob).hexdigest()
+    (path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError):
+        postlens.load_model(path)
+    assert Payload.ran is False
+
+
+def test_load_refuses_a_newer_format(tmp_path):
+    path = _copy(tmp_path)
+    meta = json.loads((path / "model.json").read_text())
+    meta["format_version"] = 99
+    (path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="newer postlens"):
+        postlens.load_model(path)
+
+
+def test_fit_rejects_mismatched_input():
+    with pytest.raises(ValueError, match="texts but"):
+        postlens.PostClassifier().fit(["a", "b"], ["hard_ad"])
+    with pytest.raises(ValueError, match="two different labels"):
+        postlens.PostClassifier().fit(["a", "b"], ["hard_ad", "hard_ad"])
