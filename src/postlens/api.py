@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 from importlib import resources
 from pathlib import Path
 from typing import Union
@@ -32,7 +33,8 @@ class PostScore:
         user_value: 0-100, the post's expected value to followers under the guidelines.
         uncertain: True when the model is not confident (top probability below the model's threshold).
         language: ``"zh"``, ``"en"``, ``"ko"`` or ``"other"``.
-        evidence: the few features that pushed most towards ``label``, in words.
+        evidence: the few features that pushed most towards ``label``, in words (worked out
+            the first time it is read, so batch labelling pays only for the evidence it uses).
     """
 
     label: str
@@ -40,7 +42,11 @@ class PostScore:
     user_value: float
     uncertain: bool
     language: str
-    evidence: tuple[str, ...] = ()
+    _explain: Callable[[], tuple[str, ...]] = field(default=lambda: (), repr=False, compare=False)
+
+    @cached_property
+    def evidence(self) -> tuple[str, ...]:
+        return self._explain()
 
     def to_dict(self) -> dict:
         """A JSON-ready dict of all fields."""
@@ -101,10 +107,11 @@ def _model(model: PostClassifier | None) -> PostClassifier:
 
 def _scores(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile) -> list[PostScore]:
     docs = [normalize(t) for t in texts]
-    proba = model.predict_proba_normalized(docs)
+    x = model.transform(docs)
+    proba = model.predict_proba_normalized(docs, x)
     labels = [str(c) for c in model.classes_]
     out = []
-    for doc, row in zip(docs, proba):
+    for i, (doc, row) in enumerate(zip(docs, proba)):
         best = int(row.argmax())
         probs = {label: float(p) for label, p in zip(labels, row)}
         out.append(PostScore(
@@ -113,7 +120,7 @@ def _scores(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfi
             user_value=round(profile.value_of(probs), 1),
             uncertain=bool(row[best] < model.uncertain_below),
             language=detect_language(doc),
-            evidence=model.explain(doc, labels[best]),
+            _explain=partial(model.explain, doc, labels[best], x=x[i]),
         ))
     return out
 

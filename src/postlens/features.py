@@ -231,11 +231,15 @@ class PostFeatures(TransformerMixin, BaseEstimator):
     def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         """Parameters (JSON-safe) and learned arrays, for saving without pickle."""
         params = {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
-        return params, {"char_idf": self.char_.idf_, "word_idf": self.word_.idf_}
+        return {**params, "cues": [cue.id for cue in CUES]}, {"char_idf": self.char_.idf_, "word_idf": self.word_.idf_}
 
     @classmethod
     def from_state(cls, params: dict, arrays: dict[str, np.ndarray]) -> "PostFeatures":
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+        cues = params.pop("cues", None)
+        if cues != tuple(cue.id for cue in CUES):
+            raise ValueError("the model was built with a different set of cues than this postlens has; "
+                             "use the postlens version that built it, or retrain")
         self = cls(**params)
         self._blocks()
         for block, key in ((self.char_, "char_idf"), (self.word_, "word_idf")):

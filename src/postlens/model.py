@@ -55,7 +55,7 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
     ``fit`` takes raw post texts (they are normalised here) and label ids.
     """
 
-    def __init__(self, C: float = 0.5, char_ngrams: tuple[int, int] = (1, 4),
+    def __init__(self, C: float = 1.0, char_ngrams: tuple[int, int] = (1, 4),
                  word_ngrams: tuple[int, int] = (1, 2), n_features: int = 2**20,
                  char_weight: float = 1.0, word_weight: float = 0.7, cue_weight: float = 0.4,
                  calibration_folds: int = 5, uncertain_below: float = 0.5, random_state: int = 0):
@@ -108,13 +108,28 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     # ---- prediction ---------------------------------------------------------------------------
-    def decision_function_normalized(self, docs: Sequence[str]) -> np.ndarray:
-        """Linear scores for texts that are already normalised (the labelling hot path)."""
-        x = self.features_.transform(docs)
-        return (x @ self.coef_.T).toarray() + self.intercept_
+    @property
+    def _weights(self) -> np.ndarray:
+        """``coef_`` as a dense (features × labels) array: fast to multiply and to gather rows from."""
+        w = self.__dict__.get("_weights_cache")
+        if w is None or w.shape != self.coef_.shape[::-1]:
+            w = self.__dict__["_weights_cache"] = np.ascontiguousarray(self.coef_.T.toarray())
+        return w
 
-    def predict_proba_normalized(self, docs: Sequence[str]) -> np.ndarray:
-        return softmax(self.decision_function_normalized(docs) / self.temperature_, axis=1)
+    def transform(self, docs: Sequence[str]):
+        """Feature matrix of texts that are already normalised."""
+        return self.features_.transform(docs)
+
+    def decision_function_normalized(self, docs: Sequence[str], x=None) -> np.ndarray:
+        """Linear scores for texts that are already normalised (the labelling hot path).
+
+        ``x``, if given, is their feature matrix from :meth:`transform` (saves computing it twice).
+        """
+        x = self.features_.transform(docs) if x is None else x
+        return np.asarray(x @ self._weights) + self.intercept_
+
+    def predict_proba_normalized(self, docs: Sequence[str], x=None) -> np.ndarray:
+        return softmax(self.decision_function_normalized(docs, x) / self.temperature_, axis=1)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, one row per text, columns in ``classes_`` order."""
@@ -124,16 +139,17 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(texts).argmax(axis=1)]
 
     # ---- explanation --------------------------------------------------------------------------
-    def explain(self, doc: str, label: str, k: int = 4) -> tuple[str, ...]:
+    def explain(self, doc: str, label: str, k: int = 4, x=None) -> tuple[str, ...]:
         """The ``k`` features of normalised text ``doc`` that pushed most towards ``label``, in words.
 
         A feature's push is its value times how much more its weight favours ``label`` than
-        the average label. Overlapping character n-grams are merged into one phrase.
+        the average label. Overlapping character n-grams are merged into one phrase. ``x`` is
+        the post's row of :meth:`transform`, if already computed.
         """
         c = int(np.searchsorted(self.classes_, label))
-        x = self.features_.transform([doc]).tocsr()
-        dense = self.coef_[:, x.indices].toarray()
-        push = x.data * (dense[c] - dense.mean(axis=0))
+        x = (self.features_.transform([doc]) if x is None else x).tocsr()
+        rows = self._weights[x.indices]
+        push = x.data * (rows[:, c] - rows.mean(axis=1))
         by_column = dict(zip(x.indices.tolist(), push.tolist()))
         items: list[tuple[float, str]] = []
 
