@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("train", help="build a model from labelled posts",
-                       description="Fit a model on labelled JSONL (minus a 15%% test split), print its scores "
+                       description="Fit a model on labelled JSONL (minus a 10%% test split), print its scores "
                                    "and save it. `postlens train data/corpus --out models/postlens-base` "
                                    "rebuilds the shipped model.")
     p.add_argument("data", nargs="+", help="labelled .jsonl file(s) or directories of them")

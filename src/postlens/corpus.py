@@ -85,7 +85,7 @@ def data_sha256(paths: Iterable[str | Path]) -> str:
     return digest.hexdigest()
 
 
-def is_test_split(text: str, percent: int = 15) -> bool:
+def is_test_split(text: str, percent: int = 10) -> bool:
     """Whether a post belongs to the held-out test split: a stable hash of its text.
 
     Adding or removing other posts never moves a post between the splits.

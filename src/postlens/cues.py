@@ -162,6 +162,13 @@ CUES: tuple[Cue, ...] = (
          r"招聘|校招|社招|岗位|职位|实习生|管培生|人才|简历|应聘",
          r"\bwe'?re hiring\b|\bhiring\b|\bcareers?\b|\bjob (?:opening|opportunit)|\bjoin our team\b|\bvacanc|\bapply now\b|\binternship|\bgraduate programme\b|\brecruit",
          r"채용|모집|인재"),
+    _cue("press_headline", "reads like a press headline about the organisation",
+         r"(?:^|[\s#@\"“])[A-Z][\w&'.!-]*(?:\s[A-Z][\w&'.-]*)*\s(?:launches|expands|unveils|opens|announces|acquires|"
+         r"creates|names|appoints|reports|celebrates|joins|signs|invests|completes|partners|commits|pledges|"
+         r"receives|wins|debuts|introduces|rolls out|teams up|selects|becomes|marks|reaches|hits|tops)\b",
+         r"(?:集团|公司|银行|股份)(?:发布|推出|宣布|启动|亮相|入选|获)",
+         flags=0),
+    _cue("chat_answer", "answers in a live Q&A chat", r"^[AQ]\d{1,2}[a-z]?(?::|\s)", flags=0),
     _cue("corporate_voice", "speaks as the company (announces, we are proud)",
          r"集团|公司|企业|我司|本公司|品牌|官方|宣布|正式|重磅|隆重|热烈祝贺|祝贺|喜迎|发布",
          r"\bannounc|\bproud(?:ly)? to\b|\bwe are (?:pleased|delighted|excited) to\b|\bcompany\b|\bgroup\b|\bcorporate\b|\bglobal\b|\bpress release\b|\bstatement\b|\bcongratulat|\bour (?:team|people|employees|colleagues)\b",

@@ -68,9 +68,14 @@ class _HashedNgrams(TransformerMixin, BaseEstimator):
         return self._counts(texts)
 
     def fit_counts(self, counts: sp.csr_matrix) -> "_HashedNgrams":
-        """Learn IDF weights from :meth:`counts` of the training texts."""
+        """Learn IDF weights from :meth:`counts` of the training texts.
+
+        An n-gram found in fewer than ``min_df`` training posts gets weight 0: one writer's
+        turn of phrase is not evidence about a label.
+        """
         df = np.bincount(counts.indices, minlength=self.n_features)
-        self.idf_ = (np.log((1.0 + counts.shape[0]) / (1.0 + df)) + 1.0).astype(np.float32)
+        idf = np.log((1.0 + counts.shape[0]) / (1.0 + df)) + 1.0
+        self.idf_ = np.where(df >= self.min_df, idf, 0.0).astype(np.float32)
         return self
 
     def weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
@@ -91,9 +96,10 @@ class _HashedNgrams(TransformerMixin, BaseEstimator):
 class CharNgrams(_HashedNgrams):
     """Hashed character n-grams of :func:`feature_text` (works without word boundaries)."""
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 4), n_features: int = 2**20):
+    def __init__(self, ngram_range: tuple[int, int] = (1, 4), n_features: int = 2**20, min_df: int = 2):
         self.ngram_range = ngram_range
         self.n_features = n_features
+        self.min_df = min_df
 
     def _grams(self, text: str) -> list[str]:
         t = feature_text(text)
@@ -123,9 +129,10 @@ def _tokenizer():
 class WordNgrams(_HashedNgrams):
     """Hashed word n-grams from spaCy's blank tokenizer; Chinese runs are left to characters."""
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 2), n_features: int = 2**20):
+    def __init__(self, ngram_range: tuple[int, int] = (1, 2), n_features: int = 2**20, min_df: int = 2):
         self.ngram_range = ngram_range
         self.n_features = n_features
+        self.min_df = min_df
 
     def tokens(self, text: str) -> list[str]:
         return self._tokens(_tokenizer()(feature_text(text)))
@@ -173,18 +180,19 @@ class PostFeatures(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, char_ngrams: tuple[int, int] = (1, 4), word_ngrams: tuple[int, int] = (1, 2),
-                 n_features: int = 2**20, char_weight: float = 1.0, word_weight: float = 0.7,
+                 n_features: int = 2**20, min_df: int = 2, char_weight: float = 1.0, word_weight: float = 0.7,
                  cue_weight: float = 0.4):
         self.char_ngrams = char_ngrams
         self.word_ngrams = word_ngrams
         self.n_features = n_features
+        self.min_df = min_df
         self.char_weight = char_weight
         self.word_weight = word_weight
         self.cue_weight = cue_weight
 
     def _blocks(self) -> None:
-        self.char_ = CharNgrams(self.char_ngrams, self.n_features)
-        self.word_ = WordNgrams(self.word_ngrams, self.n_features)
+        self.char_ = CharNgrams(self.char_ngrams, self.n_features, self.min_df)
+        self.word_ = WordNgrams(self.word_ngrams, self.n_features, self.min_df)
         self.cues_ = CueFeatures()
 
     def counts(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:

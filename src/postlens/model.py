@@ -46,7 +46,7 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters:
         C: inverse regularisation strength of the linear SVM.
-        char_ngrams, word_ngrams, n_features, char_weight, word_weight, cue_weight:
+        char_ngrams, word_ngrams, n_features, min_df, char_weight, word_weight, cue_weight:
             passed to :class:`postlens.features.PostFeatures`.
         calibration_folds: folds for the out-of-fold scores the temperature is fitted on.
         uncertain_below: a post whose top probability is below this is flagged uncertain.
@@ -56,13 +56,14 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, C: float = 1.0, char_ngrams: tuple[int, int] = (1, 4),
-                 word_ngrams: tuple[int, int] = (1, 2), n_features: int = 2**20,
+                 word_ngrams: tuple[int, int] = (1, 2), n_features: int = 2**20, min_df: int = 2,
                  char_weight: float = 1.0, word_weight: float = 0.7, cue_weight: float = 0.4,
                  calibration_folds: int = 5, uncertain_below: float = 0.5, random_state: int = 0):
         self.C = C
         self.char_ngrams = char_ngrams
         self.word_ngrams = word_ngrams
         self.n_features = n_features
+        self.min_df = min_df
         self.char_weight = char_weight
         self.word_weight = word_weight
         self.cue_weight = cue_weight
@@ -72,7 +73,7 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
 
     # ---- training -----------------------------------------------------------------------------
     def _features(self) -> PostFeatures:
-        return PostFeatures(self.char_ngrams, self.word_ngrams, self.n_features,
+        return PostFeatures(self.char_ngrams, self.word_ngrams, self.n_features, self.min_df,
                             self.char_weight, self.word_weight, self.cue_weight)
 
     def _linear(self) -> LinearSVC:

@@ -14,7 +14,7 @@ from .model import PostClassifier
 __all__ = ["train"]
 
 #: Share of posts (by a stable hash of their text) held out to measure the model.
-TEST_PERCENT = 15
+TEST_PERCENT = 10
 
 
 def train(data: Sequence[str | Path], out: str | Path, *, eval_data: Sequence[str | Path] = (),
