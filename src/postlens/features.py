@@ -102,15 +102,18 @@ class CharNgrams(_HashedNgrams):
         self.min_df = min_df
 
     def _grams(self, text: str) -> list[str]:
-        t = feature_text(text)
-        lo, hi = self.ngram_range
-        return [t[i:i + n] for n in range(lo, hi + 1) for i in range(len(t) - n + 1)]
+        return [g for g, _, _ in self.spans(text)]
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
-        """``(gram, start, end)`` for every n-gram, positions in ``feature_text(text)``."""
+        """``(gram, start, end)`` for every n-gram, positions in ``feature_text(text)``.
+
+        N-grams of digits and spaces alone ("0000") are left out: a number says nothing about
+        a label, the words around it ("元", "折", "% off", "周年") do.
+        """
         t = feature_text(text)
         lo, hi = self.ngram_range
-        return [(t[i:i + n], i, i + n) for n in range(lo, hi + 1) for i in range(len(t) - n + 1)]
+        return [(t[i:i + n], i, i + n) for n in range(lo, hi + 1) for i in range(len(t) - n + 1)
+                if t[i:i + n].strip("0 ")]
 
 
 _TOKENIZER = threading.local()

@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.svm import LinearSVC
 from sklearn.model_selection import StratifiedKFold
 
-from .cues import CUES
+from .cues import CUES, strip_cue_phrases
 from .features import PostFeatures, feature_text
 from .text import normalize
 
@@ -48,6 +48,9 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
         C: inverse regularisation strength of the linear SVM.
         char_ngrams, word_ngrams, n_features, min_df, char_weight, word_weight, cue_weight:
             passed to :class:`postlens.features.PostFeatures`.
+        masked_copy_weight: weight of extra training copies of the posts with their cue phrases
+            cut out (:func:`postlens.cues.strip_cue_phrases`), so the model also learns from what
+            surrounds "限时抢购" or "DM us"; 0 trains on the posts alone.
         calibration_folds: folds for the out-of-fold scores the temperature is fitted on.
         uncertain_below: a post whose top probability is below this is flagged uncertain.
         random_state: seed for the calibration folds.
@@ -58,7 +61,8 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, C: float = 1.0, char_ngrams: tuple[int, int] = (1, 4),
                  word_ngrams: tuple[int, int] = (1, 2), n_features: int = 2**20, min_df: int = 2,
                  char_weight: float = 1.0, word_weight: float = 0.7, cue_weight: float = 0.4,
-                 calibration_folds: int = 5, uncertain_below: float = 0.5, random_state: int = 0):
+                 masked_copy_weight: float = 0.3, calibration_folds: int = 5, uncertain_below: float = 0.5,
+                 random_state: int = 0):
         self.C = C
         self.char_ngrams = char_ngrams
         self.word_ngrams = word_ngrams
@@ -67,6 +71,7 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
         self.char_weight = char_weight
         self.word_weight = word_weight
         self.cue_weight = cue_weight
+        self.masked_copy_weight = masked_copy_weight
         self.calibration_folds = calibration_folds
         self.uncertain_below = uncertain_below
         self.random_state = random_state
@@ -90,19 +95,33 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("training needs at least two different labels")
         y_idx = np.searchsorted(self.classes_, y)
 
+        # Counted once: the posts, then the masked copies of those the masking changes.
+        masked = [strip_cue_phrases(d) for d in docs] if self.masked_copy_weight > 0 else docs
+        copied = np.array([m != d and bool(m) for m, d in zip(masked, docs)])
+        counts = self._features().counts(docs + [m for m, c in zip(masked, copied) if c])
+        copy_of = np.flatnonzero(copied)  # copy k is of post copy_of[k], at row len(docs) + k
+        copy_row = np.full(len(docs), -1)
+        copy_row[copy_of] = len(docs) + np.arange(len(copy_of))
+
+        def fit_on(idx: np.ndarray) -> tuple[PostFeatures, LinearSVC]:
+            copies = copy_row[idx][copy_row[idx] >= 0]
+            rows = np.concatenate([idx, copies])
+            weights = np.concatenate([np.ones(len(idx)), np.full(len(copies), self.masked_copy_weight)])
+            y_rows = np.concatenate([y_idx[idx], y_idx[copy_of[copies - len(docs)]]])
+            feats = self._features().fit_counts(tuple(block[idx] for block in counts))
+            lin = self._linear().fit(feats.weigh(tuple(block[rows] for block in counts)), y_rows,
+                                     sample_weight=weights)
+            return feats, lin
+
         # Out-of-fold margins (IDF refitted per fold, as at prediction time) for the temperature.
-        counts = self._features().counts(docs)
-        rows = lambda idx: tuple(block[idx] for block in counts)  # noqa: E731
         folds = StratifiedKFold(self.calibration_folds, shuffle=True, random_state=self.random_state)
         oof = np.zeros((len(docs), len(self.classes_)))
         for train, held in folds.split(docs, y_idx):
-            feats = self._features().fit_counts(rows(train))
-            lin = self._linear().fit(feats.weigh(rows(train)), y_idx[train])
-            oof[held] = lin.decision_function(feats.weigh(rows(held)))
+            feats, lin = fit_on(train)
+            oof[held] = lin.decision_function(feats.weigh(tuple(block[held] for block in counts)))
         self.temperature_ = _fit_temperature(oof, y_idx)
 
-        self.features_ = self._features().fit_counts(counts)
-        lin = self._linear().fit(self.features_.weigh(counts), y_idx)
+        self.features_, lin = fit_on(np.arange(len(docs)))
         self.coef_ = sp.csr_matrix(lin.coef_.astype(np.float32))
         self.intercept_ = lin.intercept_.astype(np.float32)
         self.oof_proba_ = softmax(oof / self.temperature_, axis=1)
