@@ -217,12 +217,7 @@ CUES: tuple[Cue, ...] = (
     # ---- shape of the post ------------------------------------------------------------------
     _cue("short_post", "is very short (a title or one-liner)", r"\A.{0,24}\Z", flags=re.S, shape=True),
     _cue("long_post", "is long (an article digest or long post)", r"\A.{280}", flags=re.S, shape=True),
-    _cue("link", "contains a link", r"<url>", flags=0, shape=True),
-    _cue("hashtag", "uses hashtags", r"#\w", flags=0, shape=True),
     _cue("title_brackets", "has a bracketed headline tag like 【...】", r"【[^】]{1,15}】|\[[^\]<>]{1,12}\]|^[^|｜\n]{1,8}[|｜]", flags=0, shape=True),
-    _cue("question_mark", "asks a question", r"[?？]", flags=0, shape=True),
-    _cue("exclamation", "exclaims", r"[!！]", flags=0, shape=True),
-    _cue("emoji", "uses emoji", r"[\U0001F300-\U0001FAFF\u2600-\u27BF]", flags=0, shape=True),
     _cue("first_person_plural", "speaks as 'we'",
          r"我们|我司|小编|本店|本行", r"\bwe\b|\bour\b|\bus\b|\bwe're\b|\bwe've\b", r"저희|우리", shape=True),
     _cue("second_person", "speaks to 'you'",
