@@ -102,3 +102,21 @@ def test_fit_rejects_mismatched_input():
         postlens.PostClassifier().fit(["a", "b"], ["hard_ad"])
     with pytest.raises(ValueError, match="two different labels"):
         postlens.PostClassifier().fit(["a", "b"], ["hard_ad", "hard_ad"])
+
+
+def test_too_few_posts_per_label_is_a_clear_error():
+    texts = [f"sale {i}% off today" for i in range(6)] + ["sorry, DM us", "please DM us your order"]
+    labels = ["hard_ad"] * 6 + ["service"] * 2
+    with pytest.raises(ValueError, match="'service' has 2"):
+        postlens.PostClassifier().fit(texts, labels)
+
+
+def test_two_label_model_gives_two_probabilities():
+    ads = ["限时5折抢购", "shop now 40% off", "新品上市立即购买", "buy one get one free today", "秒杀价99元",
+           "pre-order now for $89", "link in bio to shop", "满199减30"]
+    help_ = ["您好，请提供订单号", "sorry, please DM us", "系统维护通知", "restart the app and try again",
+             "营业时间调整通知", "our outage is fixed now", "请您先到设置中清除缓存", "reply with your booking number"]
+    model = postlens.PostClassifier(calibration_folds=2, min_df=1).fit(ads + help_, ["hard_ad"] * 8 + ["service"] * 8)
+    proba = model.predict_proba(["今日特价，立即抢购", "please DM us your order number"])
+    assert proba.shape == (2, 2) and np.allclose(proba.sum(axis=1), 1)
+    assert list(model.predict(["今日特价，立即抢购", "please DM us your order number"])) == ["hard_ad", "service"]

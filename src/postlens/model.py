@@ -94,6 +94,10 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError("training needs at least two different labels")
         y_idx = np.searchsorted(self.classes_, y)
+        sizes = np.bincount(y_idx, minlength=len(self.classes_))
+        if sizes.min() < self.calibration_folds:
+            small = ", ".join(f"{label!r} has {n}" for label, n in zip(self.classes_, sizes) if n < self.calibration_folds)
+            raise ValueError(f"every label needs at least {self.calibration_folds} posts to calibrate the model; {small}")
 
         # Counted once: the posts, then the masked copies of those the masking changes.
         masked = [strip_cue_phrases(d) for d in docs] if self.masked_copy_weight > 0 else docs
@@ -118,12 +122,16 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
         oof = np.zeros((len(docs), len(self.classes_)))
         for train, held in folds.split(docs, y_idx):
             feats, lin = fit_on(train)
-            oof[held] = lin.decision_function(feats.weigh(tuple(block[held] for block in counts)))
+            margins = lin.decision_function(feats.weigh(tuple(block[held] for block in counts)))
+            oof[held] = np.column_stack([-margins, margins]) if margins.ndim == 1 else margins
         self.temperature_ = _fit_temperature(oof, y_idx)
 
         self.features_, lin = fit_on(np.arange(len(docs)))
-        self.coef_ = sp.csr_matrix(lin.coef_.astype(np.float32))
-        self.intercept_ = lin.intercept_.astype(np.float32)
+        coef, intercept = lin.coef_, lin.intercept_
+        if coef.shape[0] == 1:  # two labels: one margin, for the second label; give each label its own
+            coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
+        self.coef_ = sp.csr_matrix(coef.astype(np.float32))
+        self.intercept_ = intercept.astype(np.float32)
         self.oof_proba_ = softmax(oof / self.temperature_, axis=1)
         return self
 
