@@ -132,7 +132,6 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
             coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
         self.coef_ = sp.csr_matrix(coef.astype(np.float32))
         self.intercept_ = intercept.astype(np.float32)
-        self.oof_proba_ = softmax(oof / self.temperature_, axis=1)
         return self
 
     # ---- prediction ---------------------------------------------------------------------------
