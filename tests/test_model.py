@@ -61,6 +61,9 @@ def test_load_missing_or_foreign_directory(tmp_path):
         postlens.load_model(tmp_path / "nope")
     with pytest.raises(ModelError, match="not a postlens model"):
         postlens.load_model(tmp_path)
+    (tmp_path / "model.json").write_text("{}")
+    with pytest.raises(ModelError, match="is a file, not a model directory"):
+        postlens.load_model(tmp_path / "model.json")
 
 
 def test_load_refuses_tampered_weights(tmp_path):

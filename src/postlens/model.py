@@ -270,7 +270,8 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
         path = Path(path)
         meta_path, weights_path = path / _META, path / _WEIGHTS
         if not path.is_dir():
-            raise ModelError(f"{path}: no such model directory")
+            raise ModelError(f"{path}: is a file, not a model directory" if path.exists()
+                             else f"{path}: no such model directory")
         if not meta_path.is_file() or not weights_path.is_file():
             raise ModelError(f"{path}: not a postlens model (expected {_META} and {_WEIGHTS})")
         try:
