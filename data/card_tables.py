@@ -14,7 +14,7 @@ for label in LABELS:
           + f" | {sum(by[(label, lang)] for lang in LANGS)} |")
 totals = [sum(by[(label, lang)] for label in LABELS) for lang in LANGS]
 print("| **all** | " + " | ".join(map(str, totals)) + f" | {len(rows)} |")
-print(f"\nShares: " + ", ".join(f"{lang} {100 * t / len(rows):.1f}%" for lang, t in zip(LANGS, totals)))
+print("\nShares: " + ", ".join(f"{lang} {100 * t / len(rows):.1f}%" for lang, t in zip(LANGS, totals)))
 reg = collections.Counter((r["register"], r["lang"]) for r in rows)
 print("\n| register | zh | en | ko | total |\n|---|---|---|---|---|")
 for name in sorted({r for r, _ in reg}, key=lambda n: -sum(reg[(n, lang)] for lang in LANGS)):
