@@ -106,6 +106,8 @@ def test_load_refuses_a_newer_format(tmp_path):
 def test_fit_rejects_mismatched_input():
     with pytest.raises(ValueError, match="texts but"):
         postlens.PostClassifier().fit(["a", "b"], ["hard_ad"])
+    with pytest.raises(ValueError, match="and 1 groups"):
+        postlens.PostClassifier().fit(["a", "b"], ["hard_ad", "service"], groups=["f1"])
     with pytest.raises(ValueError, match="two different labels"):
         postlens.PostClassifier().fit(["a", "b"], ["hard_ad", "hard_ad"])
 

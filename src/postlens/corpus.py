@@ -25,6 +25,7 @@ class LabelledPost:
     label: str
     lang: str | None = None
     register: str | None = None
+    source: str | None = None  #: name of the file the post was read from
 
 
 def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -70,7 +71,7 @@ def read_labelled(paths: Iterable[str | Path], labels: Sequence[str] | None = No
                     if allowed is not None and label not in allowed:
                         raise DataError(f"{path}:{n}: unknown label {label!r} (expected one of "
                                         f"{', '.join(sorted(allowed))})")
-                    posts.append(LabelledPost(text, label, row.get("lang"), row.get("register")))
+                    posts.append(LabelledPost(text, label, row.get("lang"), row.get("register"), path.name))
             except UnicodeDecodeError as exc:
                 raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return posts

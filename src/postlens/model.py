@@ -23,7 +23,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.svm import LinearSVC
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from .cues import CUES, strip_cue_phrases
 from .features import PostFeatures, feature_text
@@ -84,10 +84,17 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
     def _linear(self) -> LinearSVC:
         return LinearSVC(C=self.C, class_weight="balanced", max_iter=5000, random_state=self.random_state)
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> "PostClassifier":
-        """Fit features, weights and the calibration temperature on raw texts and label ids."""
-        if len(texts) != len(labels):
-            raise ValueError(f"got {len(texts)} texts but {len(labels)} labels")
+    def fit(self, texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None = None) -> "PostClassifier":
+        """Fit features, weights and the calibration temperature on raw texts and label ids.
+
+        ``groups`` (optional, e.g. the file or writer each post came from) keeps each group's
+        posts in one calibration fold, so the temperature is fitted on posts unlike those the
+        fold trained on, as real posts will be. With fewer than ``2 * calibration_folds``
+        groups it is ignored.
+        """
+        if len(texts) != len(labels) or (groups is not None and len(groups) != len(texts)):
+            raise ValueError(f"got {len(texts)} texts but {len(labels)} labels"
+                             + ("" if groups is None else f" and {len(groups)} groups"))
         docs = [normalize(t) for t in texts]
         y = np.asarray(labels, dtype=object)
         self.classes_ = np.array(sorted(set(y)), dtype=object)
@@ -118,9 +125,11 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
             return feats, lin
 
         # Out-of-fold margins (IDF refitted per fold, as at prediction time) for the temperature.
-        folds = StratifiedKFold(self.calibration_folds, shuffle=True, random_state=self.random_state)
+        grouped = groups is not None and len(set(groups)) >= 2 * self.calibration_folds
+        folds = (StratifiedGroupKFold if grouped else StratifiedKFold)(
+            self.calibration_folds, shuffle=True, random_state=self.random_state)
         oof = np.zeros((len(docs), len(self.classes_)))
-        for train, held in folds.split(docs, y_idx):
+        for train, held in folds.split(docs, y_idx, groups if grouped else None):
             feats, lin = fit_on(train)
             margins = lin.decision_function(feats.weigh(tuple(block[held] for block in counts)))
             oof[held] = np.column_stack([-margins, margins]) if margins.ndim == 1 else margins

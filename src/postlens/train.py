@@ -22,7 +22,8 @@ def train(data: Sequence[str | Path], out: str | Path, *, eval_data: Sequence[st
     """Fit a :class:`PostClassifier` on ``data`` minus its test split and save it to ``out``.
 
     The test split is the posts whose text hashes into the first :data:`TEST_PERCENT` percent
-    (see :func:`postlens.corpus.is_test_split`). Each file in ``eval_data`` is scored too.
+    (see :func:`postlens.corpus.is_test_split`). The calibration folds keep each file's posts
+    together (files are written by different writers). Each file in ``eval_data`` is scored too.
     The model's metadata records the postlens and scikit-learn versions, the label set, the
     SHA-256 of the training files and every evaluation. Same data and seed, same model files.
     """
@@ -31,7 +32,8 @@ def train(data: Sequence[str | Path], out: str | Path, *, eval_data: Sequence[st
     posts = read_labelled(data, labels)
     fit_posts = [p for p in posts if not is_test_split(p.text, TEST_PERCENT)]
     test_posts = [p for p in posts if is_test_split(p.text, TEST_PERCENT)]
-    model = PostClassifier(random_state=random_state).fit([p.text for p in fit_posts], [p.label for p in fit_posts])
+    model = PostClassifier(random_state=random_state).fit(
+        [p.text for p in fit_posts], [p.label for p in fit_posts], groups=[p.source for p in fit_posts])
     reports = {"test_split": evaluate(model, test_posts)} if test_posts else {}
     for path in eval_data:
         reports[Path(path).name] = evaluate(model, read_labelled([path], model.classes_))
