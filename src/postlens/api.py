@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from importlib import resources
 from pathlib import Path
 from typing import Union
-
-import numpy as np
 
 from .guidelines import BALANCED, Finding, GuidelineProfile, weigh_mix
 from .labels import LABELS
@@ -166,15 +165,13 @@ def assess(posts: Iterable[Union[str, PostScore]], *, model: PostClassifier | No
     """
     items = list(posts)
     texts = [p for p in items if not isinstance(p, PostScore)]
-    scored = iter(score_many(texts, model=model, profile=profile) if texts else [])
+    scored = iter(score_many(texts, model=model, profile=profile))
     results = [p if isinstance(p, PostScore) else next(scored) for p in items]
     if not results:
         return MixReport(0, {label: 0.0 for label in LABELS}, 0.0, 0.0,
                          (Finding("n_posts", 0, 1, 0, "there are no posts to assess"),), profile.name)
-    labels = [r.label for r in results]
-    known = list(dict.fromkeys([*LABELS, *labels]))
-    counts = np.array([labels.count(label) for label in known], dtype=float)
-    mix = {label: float(c / len(results)) for label, c in zip(known, counts)}
+    counts = Counter(r.label for r in results)
+    mix = {label: counts[label] / len(results) for label in dict.fromkeys([*LABELS, *counts])}
     total, value, findings = weigh_mix(mix, profile)
     return MixReport(len(results), mix, round(total, 1), round(value, 1), tuple(findings), profile.name)
 

@@ -47,27 +47,22 @@ class _HashedNgrams(TransformerMixin, BaseEstimator):
 
     n_features: int
 
-    def _grams(self, text: str) -> list[str]:  # pragma: no cover - abstract
+    def _analyze_all(self, texts: Sequence[str]) -> Iterable[list[str]]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _analyze_all(self, texts: Sequence[str]) -> Iterable[list[str]]:
-        return (self._grams(t) for t in texts)
+    def _hasher(self) -> FeatureHasher:
+        return FeatureHasher(n_features=self.n_features, input_type="string", alternate_sign=False,
+                             dtype=np.float32)
 
-    def _counts(self, texts: Sequence[str]) -> sp.csr_matrix:
-        hasher = FeatureHasher(n_features=self.n_features, input_type="string", alternate_sign=False,
-                               dtype=np.float32)
-        return hasher.transform(self._analyze_all(texts)).tocsr()
+    def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Raw hashed n-gram counts (stateless)."""
+        return self._hasher().transform(self._analyze_all(texts)).tocsr()
 
     def hash_grams(self, grams: Sequence[str]) -> np.ndarray:
         """Column index of each n-gram string (used to explain a prediction)."""
         if not grams:
             return np.zeros(0, dtype=np.int64)
-        hasher = FeatureHasher(n_features=self.n_features, input_type="string", alternate_sign=False)
-        return hasher.transform([[g] for g in grams]).tocsr().indices.astype(np.int64)
-
-    def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Raw hashed n-gram counts (stateless)."""
-        return self._counts(texts)
+        return self._hasher().transform([[g] for g in grams]).tocsr().indices.astype(np.int64)
 
     def fit_counts(self, counts: sp.csr_matrix) -> "_HashedNgrams":
         """Learn IDF weights from :meth:`counts` of the training texts.
@@ -103,8 +98,8 @@ class CharNgrams(_HashedNgrams):
         self.n_features = n_features
         self.min_df = min_df
 
-    def _grams(self, text: str) -> list[str]:
-        return [g for g, _, _ in self.spans(text)]
+    def _analyze_all(self, texts: Sequence[str]) -> Iterable[list[str]]:
+        return ([g for g, _, _ in self.spans(t)] for t in texts)
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
         """``(gram, start, end)`` for every n-gram, positions in ``feature_text(text)``.
@@ -139,23 +134,17 @@ class WordNgrams(_HashedNgrams):
         self.n_features = n_features
         self.min_df = min_df
 
-    def tokens(self, text: str) -> list[str]:
-        return self._tokens(_tokenizer()(feature_text(text)))
+    def grams(self, text: str) -> list[str]:
+        """The word n-grams of one text, as :meth:`transform` counts them."""
+        return self._grams(_tokenizer()(feature_text(text)))
 
-    @staticmethod
-    def _tokens(doc) -> list[str]:
-        return [t.text for t in doc if not t.is_space and not _HAN.search(t.text)]
-
-    def _ngrams(self, toks: list[str]) -> list[str]:
+    def _grams(self, doc) -> list[str]:
+        toks = [t.text for t in doc if not t.is_space and not _HAN.search(t.text)]
         lo, hi = self.ngram_range
         return [" ".join(toks[i:i + n]) for n in range(lo, hi + 1) for i in range(len(toks) - n + 1)]
 
-    def _grams(self, text: str) -> list[str]:
-        return self._ngrams(self.tokens(text))
-
     def _analyze_all(self, texts: Sequence[str]) -> Iterable[list[str]]:
-        docs = _tokenizer().pipe(feature_text(t) for t in texts)
-        return (self._ngrams(self._tokens(d)) for d in docs)
+        return (self._grams(doc) for doc in _tokenizer().pipe(feature_text(t) for t in texts))
 
 
 class CueFeatures(TransformerMixin, BaseEstimator):
@@ -163,10 +152,6 @@ class CueFeatures(TransformerMixin, BaseEstimator):
 
     def fit(self, texts: Sequence[str], y: object = None) -> "CueFeatures":
         return self
-
-    @property
-    def n_features(self) -> int:
-        return len(CUES)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         out = np.zeros((len(texts), len(CUES)), dtype=np.float32)
@@ -181,7 +166,7 @@ class CueFeatures(TransformerMixin, BaseEstimator):
 class PostFeatures(TransformerMixin, BaseEstimator):
     """Character n-grams, word n-grams and cues side by side, each block scaled by its weight.
 
-    Column layout: ``[char | word | cue]``; :meth:`block_of` tells which block a column is in.
+    Column layout: ``[char | word | cue]``, ``n_features`` columns each for char and word n-grams.
     """
 
     def __init__(self, char_ngrams: tuple[int, int] = (1, 4), word_ngrams: tuple[int, int] = (1, 2),
@@ -232,14 +217,6 @@ class PostFeatures(TransformerMixin, BaseEstimator):
     @property
     def n_columns(self) -> int:
         return 2 * self.n_features + len(CUES)
-
-    def block_of(self, column: int) -> tuple[str, int]:
-        """``("char"|"word"|"cue", index within the block)`` for a column of :meth:`transform`."""
-        if column < self.n_features:
-            return "char", column
-        if column < 2 * self.n_features:
-            return "word", column - self.n_features
-        return "cue", column - 2 * self.n_features
 
     def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         """Parameters (JSON-safe) and learned arrays, for saving without pickle."""

@@ -161,7 +161,7 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
 
         ``x``, if given, is their feature matrix from :meth:`transform` (saves computing it twice).
         """
-        x = self.features_.transform(docs) if x is None else x
+        x = self.transform(docs) if x is None else x
         return np.asarray(x @ self._weights) + self.intercept_
 
     def predict_proba_normalized(self, docs: Sequence[str], x=None) -> np.ndarray:
@@ -212,8 +212,7 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
             if len(phrase) >= 2 and any(ch.isalnum() for ch in phrase):
                 items.append((p, f'the phrase "{phrase}"'))
 
-        tokens = feats.word_.tokens(doc)
-        grams = feats.word_._ngrams(tokens)
+        grams = feats.word_.grams(doc)
         word_cols = feats.word_.hash_grams(grams) + feats.n_features
         seen: set[str] = set()
         for col, gram in sorted(zip(word_cols.tolist(), grams), key=lambda t: -by_column.get(t[0], 0.0)):
