@@ -10,10 +10,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Union
 
+import numpy as np
+
 from .guidelines import BALANCED, Finding, GuidelineProfile, weigh_mix
 from .labels import LABELS
 from .model import PostClassifier
-from .text import check_text, detect_language, normalize
+from . import ngrams
+from .text import check_text, languages, normalize
 
 __all__ = ["PostScore", "MixReport", "score", "score_many", "assess", "load_model", "default_model_path"]
 
@@ -106,22 +109,24 @@ def _model(model: PostClassifier | None) -> PostClassifier:
 
 def _scores(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile) -> list[PostScore]:
     docs = [normalize(t) for t in texts]
-    x = model.transform(docs)
-    proba = model.predict_proba_normalized(docs, x)
+    enc = ngrams.encode(docs)
+    proba = model.predict_proba_normalized(docs, enc)
     labels = [str(c) for c in model.classes_]
-    out = []
-    for i, (doc, row) in enumerate(zip(docs, proba)):
-        best = int(row.argmax())
-        probs = {label: float(p) for label, p in zip(labels, row)}
-        out.append(PostScore(
-            label=labels[best],
-            probabilities=probs,
-            user_value=round(profile.value_of(probs), 1),
-            uncertain=bool(row[best] < model.uncertain_below),
-            language=detect_language(doc),
-            _explain=partial(model.explain, doc, labels[best], x=x[i]),
-        ))
-    return out
+    best = proba.argmax(axis=1)
+    values = profile.values_of(labels, proba)
+    uncertain = proba[np.arange(len(docs)), best] < model.uncertain_below
+    return [
+        PostScore(
+            label=labels[b],
+            probabilities=dict(zip(labels, row)),
+            user_value=value,
+            uncertain=flag,
+            language=language,
+            _explain=partial(model.explain, doc, labels[b]),
+        )
+        for doc, b, row, value, flag, language in zip(docs, best.tolist(), proba.tolist(), values.tolist(),
+                                                      uncertain.tolist(), languages(enc))
+    ]
 
 
 def score(text: str, *, model: PostClassifier | None = None, profile: GuidelineProfile = BALANCED) -> PostScore:

@@ -2,67 +2,67 @@
 
 - :class:`CharNgrams` — hashed character n-grams (the workhorse for Chinese and Korean,
   and robust to hashtags and typos in English);
-- :class:`WordNgrams` — hashed word n-grams for space-delimited languages, from spaCy's
-  blank multi-language tokenizer (no pipeline download);
+- :class:`WordNgrams` — hashed word n-grams for space-delimited languages;
 - :class:`CueFeatures` — one column per codebook cue in :mod:`postlens.cues`;
 - :class:`PostFeatures` — the three side by side, each block weighted.
 
-All transformers take texts already passed through :func:`postlens.text.normalize`, and are
-stateless except for the IDF weights learned in ``fit``; training and labelling call the same
-``transform``, so they build identical features. Learned state is plain numpy arrays
-(:meth:`PostFeatures.get_state` / :meth:`PostFeatures.from_state`), never pickles.
+All of them hash a whole batch at once with :mod:`postlens.ngrams` (no per-post Python
+loop), and training and labelling call the same code, so they build identical features.
+N-gram values are term frequency × IDF, scaled so that a post's squared values sum to 1
+when each n-gram occurs once (precisely: divided by the root of Σ tf·idf², which needs no
+counting of repeats and so is as fast at labelling time as at training time). Learned state is
+plain numpy arrays (:meth:`PostFeatures.get_state` / :meth:`PostFeatures.from_state`), never pickles.
 """
 from __future__ import annotations
 
-import re
-import threading
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction import FeatureHasher
-from sklearn.preprocessing import normalize as l2_normalize
 
-from .cues import CUES
+from . import ngrams
+from .cues import CUES, cue_values
+from .ngrams import Encoded, feature_text
 
-__all__ = ["CharNgrams", "WordNgrams", "CueFeatures", "PostFeatures", "feature_text"]
+__all__ = ["CharNgrams", "WordNgrams", "CueFeatures", "PostFeatures", "feature_text", "Grams"]
 
-_DIGIT = re.compile(r"\d")
-_HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
+_CHAR_SALT, _WORD_SALT = 0, 100
+
+Grams = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+"""``(row, column, start, end)`` of every n-gram of a batch, in row order; start/end index its code points."""
 
 
-def feature_text(text: str) -> str:
-    """The form n-grams are cut from: lower case, every digit written as ``0``, one line, no links.
+def _bits(n_features: int) -> int:
+    bits = int(n_features).bit_length() - 1
+    if n_features < 2 or 1 << bits != n_features:
+        raise ValueError(f"n_features must be a power of two, got {n_features}")
+    return bits
 
-    The ``<url>`` placeholder is blanked: nearly every real post carries a link, whatever its
-    label, so a link is no evidence. Keeps the length of ``text`` for almost all input, so
-    n-gram positions map back to it.
-    """
-    return _DIGIT.sub("0", text.replace("\n", " ").replace("<url>", "     ").lower())
+
+def _ordered(at: list[np.ndarray], valid: list[np.ndarray], hashes: list[np.ndarray], ends: list[np.ndarray]):
+    """Interleave n-grams of several lengths that start at the same positions, keeping position order."""
+    keep = np.stack(valid, axis=1).ravel()
+    pick = lambda arrays: np.stack(arrays, axis=1).ravel()[keep]  # noqa: E731
+    return pick(at), pick(hashes), pick(ends)
 
 
 class _HashedNgrams(TransformerMixin, BaseEstimator):
-    """Shared machinery: n-gram strings → hashed counts → sublinear TF × IDF → L2 rows."""
+    """Shared machinery: hashed n-gram counts → TF × IDF → rows scaled to unit length."""
 
     n_features: int
+    min_df: int
 
-    def _analyze_all(self, texts: Sequence[str]) -> Iterable[list[str]]:  # pragma: no cover - abstract
+    def grams(self, enc: Encoded) -> Grams:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _hasher(self) -> FeatureHasher:
-        return FeatureHasher(n_features=self.n_features, input_type="string", alternate_sign=False,
-                             dtype=np.float32)
-
-    def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Raw hashed n-gram counts (stateless)."""
-        return self._hasher().transform(self._analyze_all(texts)).tocsr()
-
-    def hash_grams(self, grams: Sequence[str]) -> np.ndarray:
-        """Column index of each n-gram string (used to explain a prediction)."""
-        if not grams:
-            return np.zeros(0, dtype=np.int64)
-        return self._hasher().transform([[g] for g in grams]).tocsr().indices.astype(np.int64)
+    def counts(self, enc: Encoded) -> sp.csr_matrix:
+        """Raw hashed n-gram counts (stateless), repeats summed."""
+        row, col, _, _ = self.grams(enc)
+        x = sp.csr_matrix((np.ones(len(row), dtype=np.float32), col, _indptr(row, enc.n_posts)),
+                          shape=(enc.n_posts, self.n_features))
+        x.sum_duplicates()
+        return x
 
     def fit_counts(self, counts: sp.csr_matrix) -> "_HashedNgrams":
         """Learn IDF weights from :meth:`counts` of the training texts.
@@ -76,75 +76,100 @@ class _HashedNgrams(TransformerMixin, BaseEstimator):
         return self
 
     def weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
-        """Sublinear TF × IDF, each row scaled to unit length."""
-        x = counts.astype(np.float32, copy=True)
-        np.log(x.data, out=x.data)
-        x.data += 1.0
-        x = x.multiply(self.idf_).tocsr()
-        return l2_normalize(x, copy=False)
+        """TF × IDF of :meth:`counts`, each row divided by the root of its Σ tf·idf²."""
+        x = counts.astype(np.float32).tocsr(copy=True)
+        idf = self.idf_[x.indices]
+        rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+        norm2 = np.bincount(rows, weights=x.data * idf * idf, minlength=x.shape[0])
+        scale = np.zeros(x.shape[0], dtype=np.float32)
+        scale[norm2 > 0] = 1.0 / np.sqrt(norm2[norm2 > 0])
+        x.data *= idf * scale[rows]
+        return x
+
+    def weighted(self, enc: Encoded) -> sp.csr_matrix:
+        """Same values as ``weigh(counts(enc))`` without summing repeats (the labelling hot path).
+
+        The matrix may hold one entry per occurrence of an n-gram; products with it are the same.
+        """
+        row, col, _, _ = self.grams(enc)
+        idf = self.idf_[col]
+        norm2 = np.bincount(row, weights=idf * idf, minlength=enc.n_posts)
+        scale = np.zeros(enc.n_posts, dtype=np.float32)
+        scale[norm2 > 0] = 1.0 / np.sqrt(norm2[norm2 > 0])
+        return sp.csr_matrix((idf * scale[row], col, _indptr(row, enc.n_posts)),
+                             shape=(enc.n_posts, self.n_features))
 
     def fit(self, texts: Sequence[str], y: object = None) -> "_HashedNgrams":
-        return self.fit_counts(self.counts(texts))
+        return self.fit_counts(self.counts(ngrams.encode(texts)))
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return self.weigh(self.counts(texts))
+        return self.weighted(ngrams.encode(texts))
+
+
+def _indptr(row: np.ndarray, n_posts: int) -> np.ndarray:
+    return np.concatenate(([0], np.cumsum(np.bincount(row, minlength=n_posts)))).astype(np.int64)
 
 
 class CharNgrams(_HashedNgrams):
-    """Hashed character n-grams of :func:`feature_text` (works without word boundaries)."""
+    """Hashed character n-grams of the feature text (works without word boundaries).
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 4), n_features: int = 2**20, min_df: int = 2):
+    N-grams of digits and spaces alone ("0", "0 0") are left out: a number says nothing about
+    a label; the words around it ("元", "折", "% off", "周年") do.
+    """
+
+    def __init__(self, ngram_range: tuple[int, int] = (1, 4), n_features: int = 2**18, min_df: int = 2):
         self.ngram_range = ngram_range
         self.n_features = n_features
         self.min_df = min_df
 
-    def _analyze_all(self, texts: Sequence[str]) -> Iterable[list[str]]:
-        return ([g for g, _, _ in self.spans(t)] for t in texts)
-
-    def spans(self, text: str) -> list[tuple[str, int, int]]:
-        """``(gram, start, end)`` for every n-gram, positions in ``feature_text(text)``.
-
-        N-grams of digits and spaces alone ("0000") are left out: a number says nothing about
-        a label, the words around it ("元", "折", "% off", "周年") do.
-        """
-        t = feature_text(text)
+    def grams(self, enc: Encoded) -> Grams:
         lo, hi = self.ngram_range
-        return [(t[i:i + n], i, i + n) for n in range(lo, hi + 1) for i in range(len(t) - n + 1)
-                if t[i:i + n].strip("0 ")]
-
-
-_TOKENIZER = threading.local()
-
-
-def _tokenizer():
-    """spaCy's blank multi-language tokenizer, one per thread (its cache is not thread-safe)."""
-    tok = getattr(_TOKENIZER, "tok", None)
-    if tok is None:
-        import spacy
-
-        tok = _TOKENIZER.tok = spacy.blank("xx").tokenizer
-    return tok
+        at = np.arange(len(enc.cp))
+        content = np.concatenate(([0], np.cumsum((enc.cp != ngrams.ZERO) & (enc.cp != ngrams.SPACE))))
+        starts, valid, hashes, ends = [], [], [], []
+        for n in range(lo, hi + 1):
+            end = np.minimum(at + n, enc.stop)
+            starts.append(at)
+            valid.append((at + n <= enc.stop) & (content[end] > content[at]))
+            hashes.append(ngrams.salted(ngrams.window_hashes(enc, n), _CHAR_SALT + n))
+            ends.append(end)
+        start, h, end = _ordered(starts, valid, hashes, ends)
+        return enc.row[start], ngrams.bucket(h, _bits(self.n_features)), start, end
 
 
 class WordNgrams(_HashedNgrams):
-    """Hashed word n-grams from spaCy's blank tokenizer; Chinese runs are left to characters."""
+    """Hashed n-grams of words (:func:`postlens.ngrams.tokens` without symbols); Chinese is left to characters.
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 2), n_features: int = 2**20, min_df: int = 2):
+    Punctuation, emoji and numbers are left to the character n-grams too: as word tokens they
+    made Chinese posts, whose only "words" they often are, look alike.
+    """
+
+    def __init__(self, ngram_range: tuple[int, int] = (1, 2), n_features: int = 2**18, min_df: int = 2):
         self.ngram_range = ngram_range
         self.n_features = n_features
         self.min_df = min_df
 
-    def grams(self, text: str) -> list[str]:
-        """The word n-grams of one text, as :meth:`transform` counts them."""
-        return self._grams(_tokenizer()(feature_text(text)))
-
-    def _grams(self, doc) -> list[str]:
-        toks = [t.text for t in doc if not t.is_space and not _HAN.search(t.text)]
+    def grams(self, enc: Encoded) -> Grams:
         lo, hi = self.ngram_range
-        return [" ".join(toks[i:i + n]) for n in range(lo, hi + 1) for i in range(len(toks) - n + 1)]
-
-    def _analyze_all(self, texts: Sequence[str]) -> Iterable[list[str]]:
-        return (self._grams(doc) for doc in _tokenizer().pipe(feature_text(t) for t in texts))
+        tok_start, tok_end = ngrams.tokens(enc, symbols=False)
+        number = (enc.cp[tok_start] == ngrams.ZERO) & (tok_end - tok_start == 1)
+        tok_start, tok_end = tok_start[~number], tok_end[~number]
+        count = len(tok_start)
+        tok_row = enc.row[tok_start]
+        tok_hash = ngrams.span_hash(enc, tok_start, tok_end - tok_start)
+        at = np.arange(count)
+        starts, valid, hashes, ends = [], [], [], []
+        for n in range(lo, hi + 1):
+            ok = np.zeros(count, dtype=bool)
+            ok[: max(count - n + 1, 0)] = tok_row[: max(count - n + 1, 0)] == tok_row[n - 1:]
+            g = tok_hash.copy()
+            for k in range(1, n):
+                g[: count - k] = ngrams.combine(g[: count - k], tok_hash[k:])
+            h = np.where(ok, ngrams.salted(g, _WORD_SALT + n), np.uint64(0))
+            starts.append(tok_start), valid.append(ok), hashes.append(h)
+            ends.append(tok_end[np.minimum(at + n - 1, max(count - 1, 0))] if count else tok_end)
+        start, h, end = _ordered(starts, valid, hashes, ends)
+        return enc.row[start], ngrams.bucket(h, _bits(self.n_features)), start, end
 
 
 class CueFeatures(TransformerMixin, BaseEstimator):
@@ -154,13 +179,8 @@ class CueFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        out = np.zeros((len(texts), len(CUES)), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for j, cue in enumerate(CUES):
-                n = len(cue.pattern.findall(text))
-                if n:
-                    out[i, j] = np.log1p(n)
-        return sp.csr_matrix(out)
+        texts = list(texts)
+        return sp.csr_matrix(cue_values(texts, ngrams.encode(texts)))
 
 
 class PostFeatures(TransformerMixin, BaseEstimator):
@@ -170,7 +190,7 @@ class PostFeatures(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, char_ngrams: tuple[int, int] = (1, 4), word_ngrams: tuple[int, int] = (1, 2),
-                 n_features: int = 2**20, min_df: int = 2, char_weight: float = 1.0, word_weight: float = 0.7,
+                 n_features: int = 2**18, min_df: int = 2, char_weight: float = 1.0, word_weight: float = 0.7,
                  cue_weight: float = 0.4):
         self.char_ngrams = char_ngrams
         self.word_ngrams = word_ngrams
@@ -181,16 +201,17 @@ class PostFeatures(TransformerMixin, BaseEstimator):
         self.cue_weight = cue_weight
 
     def _blocks(self) -> None:
+        _bits(self.n_features)
         self.char_ = CharNgrams(self.char_ngrams, self.n_features, self.min_df)
         self.word_ = WordNgrams(self.word_ngrams, self.n_features, self.min_df)
-        self.cues_ = CueFeatures()
 
     def counts(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
         """The stateless part: raw char counts, word counts and cue values of ``texts``."""
         if not hasattr(self, "char_"):
             self._blocks()
         texts = list(texts)
-        return self.char_.counts(texts), self.word_.counts(texts), self.cues_.transform(texts)
+        enc = ngrams.encode(texts)
+        return self.char_.counts(enc), self.word_.counts(enc), sp.csr_matrix(cue_values(texts, enc))
 
     def fit_counts(self, counts: tuple[sp.csr_matrix, ...]) -> "PostFeatures":
         """Learn the IDF weights from :meth:`counts` (lets cross-validation count only once)."""
@@ -208,11 +229,19 @@ class PostFeatures(TransformerMixin, BaseEstimator):
             cue * self.cue_weight,
         ], format="csr", dtype=np.float32)
 
+    def blocks(self, texts: Sequence[str], enc: Encoded | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+        """The three weighted blocks of ``texts`` (char, word as sparse; cues dense), for fast products."""
+        enc = ngrams.encode(texts) if enc is None else enc
+        return (self.char_.weighted(enc) * np.float32(self.char_weight),
+                self.word_.weighted(enc) * np.float32(self.word_weight),
+                cue_values(texts, enc) * np.float32(self.cue_weight))
+
     def fit(self, texts: Sequence[str], y: object = None) -> "PostFeatures":
         return self.fit_counts(self.counts(texts))
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return self.weigh(self.counts(texts))
+        char, word, cue = self.blocks(list(texts))
+        return sp.hstack([char, word, sp.csr_matrix(cue)], format="csr", dtype=np.float32)
 
     @property
     def n_columns(self) -> int:

@@ -17,7 +17,9 @@ How a mix is scored (0-100), so that every point can be traced:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, Sequence
+
+import numpy as np
 
 from .labels import LABELS, TAXONOMY
 
@@ -47,6 +49,11 @@ class GuidelineProfile:
     def value_of(self, probabilities: Mapping[str, float]) -> float:
         """Expected user value (0-100) of one post given its label probabilities."""
         return sum(p * self.values.get(label, 0.0) for label, p in probabilities.items())
+
+    def values_of(self, labels: Sequence[str], probabilities: np.ndarray) -> np.ndarray:
+        """:meth:`value_of` for many posts at once: ``probabilities`` has one column per label, rounded to 0.1."""
+        weights = np.array([self.values.get(label, 0.0) for label in labels])
+        return np.round(np.asarray(probabilities) @ weights, 1)
 
 
 #: The default profile: an account that serves followers, with a little room for news and sales.

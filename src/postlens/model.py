@@ -25,8 +25,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.svm import LinearSVC
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from .cues import CUES, strip_cue_phrases
-from .features import PostFeatures, feature_text
+from . import ngrams
+from .cues import CUES, match_cues, strip_cue_phrases
+from .features import PostFeatures
 from .text import normalize
 
 __all__ = ["PostClassifier", "ModelError", "FORMAT_VERSION"]
@@ -59,7 +60,7 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, C: float = 1.0, char_ngrams: tuple[int, int] = (1, 4),
-                 word_ngrams: tuple[int, int] = (1, 2), n_features: int = 2**20, min_df: int = 2,
+                 word_ngrams: tuple[int, int] = (1, 2), n_features: int = 2**18, min_df: int = 2,
                  char_weight: float = 1.0, word_weight: float = 0.7, cue_weight: float = 0.4,
                  masked_copy_weight: float = 0.3, calibration_folds: int = 5, uncertain_below: float = 0.5,
                  random_state: int = 0):
@@ -107,7 +108,7 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"every label needs at least {self.calibration_folds} posts to calibrate the model; {small}")
 
         # Counted once: the posts, then the masked copies of those the masking changes.
-        masked = [strip_cue_phrases(d) for d in docs] if self.masked_copy_weight > 0 else docs
+        masked = strip_cue_phrases(docs) if self.masked_copy_weight > 0 else docs
         copied = np.array([m != d and bool(m) for m, d in zip(masked, docs)])
         counts = self._features().counts(docs + [m for m, c in zip(masked, copied) if c])
         copy_of = np.flatnonzero(copied)  # copy k is of post copy_of[k], at row len(docs) + k
@@ -152,20 +153,22 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
             w = self.__dict__["_weights_cache"] = np.ascontiguousarray(self.coef_.T.toarray())
         return w
 
-    def transform(self, docs: Sequence[str]):
+    def transform(self, docs: Sequence[str]) -> sp.csr_matrix:
         """Feature matrix of texts that are already normalised."""
         return self.features_.transform(docs)
 
-    def decision_function_normalized(self, docs: Sequence[str], x=None) -> np.ndarray:
+    def decision_function_normalized(self, docs: Sequence[str], enc: ngrams.Encoded | None = None) -> np.ndarray:
         """Linear scores for texts that are already normalised (the labelling hot path).
 
-        ``x``, if given, is their feature matrix from :meth:`transform` (saves computing it twice).
+        ``enc``, if given, is ``ngrams.encode(docs)`` (saves encoding the batch twice).
         """
-        x = self.transform(docs) if x is None else x
-        return np.asarray(x @ self._weights) + self.intercept_
+        char, word, cue = self.features_.blocks(docs, enc)
+        w, n = self._weights, self.features_.n_features
+        return char @ w[:n] + word @ w[n:2 * n] + cue @ w[2 * n:] + self.intercept_
 
-    def predict_proba_normalized(self, docs: Sequence[str], x=None) -> np.ndarray:
-        return softmax(self.decision_function_normalized(docs, x) / self.temperature_, axis=1)
+    def predict_proba_normalized(self, docs: Sequence[str], enc: ngrams.Encoded | None = None) -> np.ndarray:
+        """Calibrated probabilities for texts that are already normalised."""
+        return softmax(self.decision_function_normalized(docs, enc) / self.temperature_, axis=1)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, one row per text, columns in ``classes_`` order."""
@@ -175,61 +178,60 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(texts).argmax(axis=1)]
 
     # ---- explanation --------------------------------------------------------------------------
-    def explain(self, doc: str, label: str, k: int = 4, x=None) -> tuple[str, ...]:
+    def explain(self, doc: str, label: str, k: int = 4) -> tuple[str, ...]:
         """The ``k`` features of normalised text ``doc`` that pushed most towards ``label``, in words.
 
         A feature's push is its value times how much more its weight favours ``label`` than
-        the average label. Overlapping character n-grams are merged into one phrase. ``x`` is
-        the post's row of :meth:`transform`, if already computed.
+        the average label. Overlapping character n-grams are merged into one phrase.
         """
         c = int(np.searchsorted(self.classes_, label))
-        x = (self.features_.transform([doc]) if x is None else x).tocsr()
-        rows = self._weights[x.indices]
-        push = x.data * (rows[:, c] - rows.mean(axis=1))
-        by_column = dict(zip(x.indices.tolist(), push.tolist()))
-        items: list[tuple[float, str]] = []
+        feats, w, n = self.features_, self._weights, self.features_.n_features
+        enc = ngrams.encode([doc])
+        char, word, cue = feats.blocks([doc], enc)
+        aligned = bool((enc.source >= 0).all())
+        shown = doc if aligned else ngrams.feature_text(doc)
 
-        feats = self.features_
-        ftext = feature_text(doc)
-        aligned = len(ftext) == len(doc)
-        spans = feats.char_.spans(doc)
-        char_cols = feats.char_.hash_grams([g for g, _, _ in spans])
-        char_push = [(by_column.get(int(col), 0.0), s, e) for col, (_, s, e) in zip(char_cols, spans)]
-        char_push = [t for t in char_push if t[0] > 0]
-        char_push.sort(reverse=True)
+        def text_of(start: int, end: int) -> str:
+            s, e = (int(enc.source[start]), int(enc.source[end])) if aligned else (start, end)
+            return shown[s:e]
+
+        def pushes(block: sp.csr_matrix, cols: np.ndarray) -> np.ndarray:
+            rows = w[cols]
+            return block.data * (rows[:, c] - rows.mean(axis=1))
+
+        items: list[tuple[float, str]] = []
+        _, cols, starts, ends = feats.char_.grams(enc)
+        push = pushes(char, cols)
         merged: list[list[float]] = []  # [push, start, end]
-        for p, s, e in char_push[: 4 * k]:
+        for i in np.argsort(-push, kind="stable")[: 4 * k]:
+            p, s, e = float(push[i]), int(starts[i]), int(ends[i])
+            if p <= 0:
+                break
             for m in merged:
                 if s <= m[2] and e >= m[1]:
                     m[0], m[1], m[2] = m[0] + p, min(m[1], s), max(m[2], e)
                     break
             else:
                 merged.append([p, s, e])
-        shown = doc if aligned else ftext
         for p, s, e in merged:
-            s, e = _word_bounds(shown, int(s), int(e))
-            phrase = shown[s:e].strip()
+            phrase = text_of(*_word_bounds(enc.cp, int(s), int(e))).strip()
             if len(phrase) >= 2 and any(ch.isalnum() for ch in phrase):
                 items.append((p, f'the phrase "{phrase}"'))
 
-        grams = feats.word_.grams(doc)
-        word_cols = feats.word_.hash_grams(grams) + feats.n_features
-        seen: set[str] = set()
-        for col, gram in sorted(zip(word_cols.tolist(), grams), key=lambda t: -by_column.get(t[0], 0.0)):
-            p = by_column.get(col, 0.0)
-            if p <= 0 or len(seen) >= k:
-                break
-            if gram in seen or not any(ch.isalnum() for ch in gram):
-                continue
-            seen.add(gram)
-            items.append((p, f'the words "{gram}"'))
+        _, cols, starts, ends = feats.word_.grams(enc)
+        push = pushes(word, cols + n)
+        for i in np.argsort(-push, kind="stable")[:k]:
+            phrase = text_of(int(starts[i]), int(ends[i])).strip()
+            if push[i] > 0 and any(ch.isalnum() for ch in phrase):
+                items.append((float(push[i]), f'the words "{phrase}"'))
 
-        for j, cue in enumerate(CUES):
-            p = by_column.get(2 * feats.n_features + j, 0.0)
-            if p > 0:
-                m = cue.pattern.search(doc)
-                snippet = f': "{m.group(0).strip()}"' if m and m.group(0).strip() else ""
-                items.append((p, f"{cue.description}{snippet}"))
+        rows = w[2 * n:]
+        cue_push = cue[0] * (rows[:, c] - rows.mean(axis=1))
+        matches = match_cues(enc)
+        for j in np.flatnonzero(cue_push > 0):
+            hit = np.flatnonzero(matches.cue == j)
+            snippet = text_of(int(matches.start[hit[0]]), int(matches.end[hit[0]])).strip() if len(hit) else ""
+            items.append((float(cue_push[j]), CUES[j].description + (f': "{snippet}"' if snippet else "")))
 
         items.sort(key=lambda t: -t[0])
         out: list[str] = []
@@ -316,15 +318,15 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
         return self
 
 
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum() and ord(ch) < 0x2E80  # letters of space-delimited scripts, not CJK
+def _word_bounds(cp: np.ndarray, start: int, end: int) -> tuple[int, int]:
+    """Widen ``[start, end)`` of a feature text to whole words where it cuts through a Latin (...) word."""
+    def inside(i: int) -> bool:
+        ch = chr(int(cp[i]))
+        return ch.isalnum() and ord(ch) < 0x2E80  # letters of space-delimited scripts, not CJK
 
-
-def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    """Widen ``[start, end)`` to whole words where it cuts through a Latin/Cyrillic/... word."""
-    while start > 0 and _is_word_char(text[start - 1]) and _is_word_char(text[start]):
+    while start > 0 and inside(start - 1) and inside(start):
         start -= 1
-    while end < len(text) and _is_word_char(text[end]) and _is_word_char(text[end - 1]):
+    while end < len(cp) and inside(end) and inside(end - 1):
         end += 1
     return start, end
 

@@ -12,8 +12,13 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from typing import Sequence
 
-__all__ = ["check_text", "normalize", "detect_language", "MAX_CHARS"]
+import numpy as np
+
+from . import ngrams
+
+__all__ = ["check_text", "normalize", "detect_language", "languages", "MAX_CHARS"]
 
 #: Posts longer than this are cut before labelling (a WeChat article body is ~2-20k chars).
 MAX_CHARS = 20_000
@@ -24,12 +29,13 @@ _HTML_HINT = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]*>|&(?:[a-zA-Z]{2,8}|#\d{2,6}|#x
 _HTML_DROP = re.compile(r"<(script|style)\b.*?</\1\s*>", re.S | re.I)
 _HTML_BREAK = re.compile(r"<\s*(?:br|/p|/div|/li|/h[1-6]|/section|/tr)\b[^>]*>", re.I)
 _HTML_TAG = re.compile(r"<[^<>]*>")
-_URL = re.compile(
-    r"(?:https?://|www\.)[^\s<>\"'，。！？、）】]+"
-    r"|\b(?:t\.co|bit\.ly|goo\.gl|ow\.ly|tinyurl\.com|dwz\.cn|url\.cn)/[^\s<>\"'，。！？、）】]+"
-    r"|\[(?:url|link|链接)\]"
-    r"|O?网页链接",
-    re.I,
+_URL_END = r"[^\s<>\"'，。！？、）】]+"
+_URLS = (  # (a part every match contains, in lower case; the pattern), tried in this order
+    ("://", re.compile(r"https?://" + _URL_END, re.I)),
+    ("www.", re.compile(r"www\." + _URL_END, re.I)),
+    ("/", re.compile(r"\b(?:t\.co|bit\.ly|goo\.gl|ow\.ly|tinyurl\.com|dwz\.cn|url\.cn)/" + _URL_END, re.I)),
+    ("[", re.compile(r"\[(?:url|link|链接)\]", re.I)),
+    ("网页链接", re.compile(r"O?网页链接")),
 )
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _MENTION = re.compile(r"@\[mention\]|@[\w\u4e00-\u9fff\u3400-\u4dbf·\-]{1,30}", re.I)
@@ -39,6 +45,7 @@ _PHONE = re.compile(
     r"|(?<!\d)1[3-9]\d{9}(?!\d)"
 )
 _WEIBO_TOPIC = re.compile(r"#([^#\n]{1,40})#")
+_PHONE_HINT = re.compile(r"\d{3}[\s.-]?\d{3}")  # a part of every phone number _PHONE finds
 _SPACE = re.compile(r"[ \t\r\f\v]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
 
@@ -79,26 +86,33 @@ def normalize(text: str) -> str:
     '【新品】限时5折! 详情\\n戳 <url> @user'
     """
     text = check_text(text)[: 4 * MAX_CHARS]
-    text = _SURROGATES.sub("", text)
-    if _HTML_HINT.search(text):
+    # Each step runs only when a cheap test says it can change something (most posts need few).
+    if _SURROGATES.search(text):
+        text = _SURROGATES.sub("", text)
+    if ("<" in text or "&" in text) and _HTML_HINT.search(text):
         text = _strip_html(text)
-    text = unicodedata.normalize("NFKC", text)
-    text = _CONTROL.sub(" ", text)
-    text = _URL.sub(" <url> ", text)
-    text = _EMAIL.sub(" <email> ", text)
-    text = _MENTION.sub("@user", text)
-    text = _PHONE.sub(" <phone> ", text)
-    text = _WEIBO_TOPIC.sub(r"#\1 ", text)
-    text = _SPACE.sub(" ", text)
-    text = _NEWLINES.sub("\n", text).strip()
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(" ", text)
+    lower = text.lower()
+    for hint, pattern in _URLS:
+        if hint in lower:
+            text = pattern.sub(" <url> ", text)
+    if "@" in text:
+        text = _MENTION.sub("@user", _EMAIL.sub(" <email> ", text))
+    if _PHONE_HINT.search(text):
+        text = _PHONE.sub(" <phone> ", text)
+    if "#" in text:
+        text = _WEIBO_TOPIC.sub(r"#\1 ", text)
+    if "  " in text or "\t" in text:
+        text = _SPACE.sub(" ", text)
+    if "\n" in text:
+        text = _NEWLINES.sub("\n", text)
+    text = text.strip()
     return text[:MAX_CHARS]
 
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
-_HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]")
-_KANA = re.compile(r"[\u3040-\u30ff]")
-_LATIN_WORD = re.compile(r"[a-zA-Z]+")
-_OTHER_LETTER = re.compile(r"[^\W\d_a-zA-Z\u00c0-\u024f\u4e00-\u9fff\u3400-\u4dbf\uac00-\ud7a3\u3040-\u30ff]")
 _EN = frozenset(
     "the a an and or of to in on for with at by from is are was were be been it this that these those "
     "we our you your they their i my he she his her us me not no but if so as up out all new now get "
@@ -112,29 +126,81 @@ _NOT_EN = {  # frequent function words of other Latin-script languages
     "pt": frozenset("o os as de do da dos das e em que para com uma um não é por no na ao seu sua".split()),
     "id": frozenset("yang dan di ke dari untuk dengan ini itu tidak ada kami kamu anda akan juga".split()),
 }
+_PLACEHOLDERS = ("url", "user", "email", "phone")
+
+
+def _word_hashes(words: Sequence[str]) -> np.ndarray:
+    """Hashes of the runs of a-z letters in ``words`` (as :func:`languages` cuts them), sorted."""
+    enc = ngrams.encode([" ".join(words)])
+    starts, ends = _latin_runs(enc)
+    return np.unique(ngrams.span_hash(enc, starts, ends - starts))
+
+
+def _latin_runs(enc: ngrams.Encoded) -> tuple[np.ndarray, np.ndarray]:
+    latin = (enc.cp >= 97) & (enc.cp <= 122)
+    before = np.concatenate(([False], latin[:-1]))
+    after = np.concatenate((latin[1:], [False]))
+    return np.flatnonzero(latin & ~before), np.flatnonzero(latin & ~after) + 1
+
+
+def _other_letters() -> np.ndarray:
+    """Letters of scripts other than Latin, Chinese, Korean and Japanese kana (BMP code points)."""
+    chars = (chr(i) for i in range(0x10000))
+    table = np.fromiter(((c.isalnum() and not c.isdecimal()) for c in chars), dtype=bool, count=0x10000)
+    for lo, hi in ((0x41, 0x5A), (0x61, 0x7A), (0xC0, 0x24F), (0x4E00, 0x9FFF), (0x3400, 0x4DBF),
+                   (0xAC00, 0xD7A3), (0x3040, 0x30FF)):
+        table[lo:hi + 1] = False
+    return table
+
+
+_OTHER = _other_letters()
+_VOCABS: dict[str, np.ndarray] = {}
+
+
+def _in(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    pos = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[pos] == values
+
+
+def languages(enc: ngrams.Encoded) -> list[str]:
+    """:func:`detect_language` of every post of an encoded batch, in a few vector operations."""
+    if not _VOCABS:
+        _VOCABS.update({"en": _word_hashes(sorted(_EN)), "placeholders": _word_hashes(_PLACEHOLDERS)},
+                       **{k: _word_hashes(sorted(v)) for k, v in _NOT_EN.items()})
+    cp, row, n = enc.cp, enc.row, enc.n_posts
+
+    def per_post(mask: np.ndarray, rows: np.ndarray = row) -> np.ndarray:
+        return np.bincount(rows[mask], minlength=n)
+
+    hangul = per_post(((cp >= 0xAC00) & (cp <= 0xD7A3)) | ((cp >= 0x1100) & (cp <= 0x11FF))
+                      | ((cp >= 0x3130) & (cp <= 0x318F)))
+    han = per_post(((cp >= 0x4E00) & (cp <= 0x9FFF)) | ((cp >= 0x3400) & (cp <= 0x4DBF))
+                   | ((cp >= 0xF900) & (cp <= 0xFAFF)))
+    kana = per_post((cp >= 0x3040) & (cp <= 0x30FF))
+    other = per_post((cp < 0x10000) & _OTHER[np.minimum(cp, 0xFFFF)])
+    starts, ends = _latin_runs(enc)
+    words = ngrams.span_hash(enc, starts, ends - starts)
+    rows = row[starts]
+    counted = ~_in(words, _VOCABS["placeholders"])
+    latin = per_post(counted, rows)
+    english = per_post(_in(words, _VOCABS["en"]), rows)
+    foreign = np.max([per_post(_in(words, _VOCABS[k]), rows) for k in _NOT_EN], axis=0)
+    # One Han character or Hangul syllable carries about as much as a short Latin word.
+    scores = np.stack([hangul, han, 1.5 * latin, other / 3], axis=1)
+    best = scores.argmax(axis=1)
+    names = np.array(["ko", "zh", "en", "other"], dtype=object)
+    out = names[best]
+    out[(best == 2) & (foreign > english) & (foreign >= 2)] = "other"
+    out[scores.max(axis=1) == 0] = "other"
+    out[(kana >= 2) & (kana >= 0.1 * (han + kana))] = "other"  # Japanese
+    return out.tolist()
 
 
 def detect_language(text: str) -> str:
     """Guess the language of a post: ``"zh"``, ``"en"``, ``"ko"`` or ``"other"``.
 
     Script counts decide between Korean (Hangul syllables), Chinese (Han characters, without
-    Japanese kana) and Latin text (words, each worth 1.5 characters); Latin text is English unless another language's function words outnumber
-    English ones. Needs no model download.
+    Japanese kana) and Latin text (words, each worth 1.5 characters); Latin text is English
+    unless another language's function words outnumber English ones. Needs no model download.
     """
-    hangul = len(_HANGUL.findall(text))
-    han = len(_HAN.findall(text))
-    kana = len(_KANA.findall(text))
-    words = [w.lower() for w in _LATIN_WORD.findall(text) if w.lower() not in {"url", "user", "email", "phone"}]
-    other = len(_OTHER_LETTER.findall(text))
-    if kana >= 2 and kana >= 0.1 * (han + kana):
-        return "other"  # Japanese
-    # One Han character or Hangul syllable carries about as much as a short Latin word.
-    scores = {"ko": hangul, "zh": han, "latin": 1.5 * len(words), "other": other / 3}
-    best = max(scores, key=scores.__getitem__)
-    if scores[best] == 0:
-        return "other"
-    if best != "latin":
-        return best
-    english = sum(w in _EN for w in words)
-    foreign = max(sum(w in vocab for w in words) for vocab in _NOT_EN.values())
-    return "other" if foreign > english and foreign >= 2 else "en"
+    return languages(ngrams.encode([check_text(text)]))[0]
