@@ -3,6 +3,7 @@
     postlens score "text"            label one post (or read it from stdin); --json for machines
     postlens evaluate FILE.jsonl     accuracy, macro-F1, per-label scores and confusions
     postlens train DATA --out DIR    build a model from labelled JSONL (how models/ is made)
+    postlens label INPUT -o OUTPUT   label every post of a CSV/TSV/JSONL/Parquet file or saved dataset
 
 Errors in the input are reported in one line on stderr with exit status 2, never a traceback.
 """
@@ -74,6 +75,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_label(args: argparse.Namespace) -> int:
+    from .batch import label_file
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be 1 or more")
+    if args.resume and args.input == "-":
+        raise UsageError("--resume needs an input file, not standard input")
+    log = (lambda message: None) if args.quiet else (lambda message: print(f"postlens label: {message}", file=sys.stderr))
+    try:
+        summary = label_file(args.input, args.output, text_column=args.text_column, model=args.model, jobs=args.jobs,
+                             resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
+                             encoding=args.encoding, log=log)
+    except KeyboardInterrupt:
+        if args.output and args.output != "-":
+            print(f"postlens label: interrupted; the finished parts are kept: run the same command with --resume "
+                  f"to continue", file=sys.stderr)
+        raise
+    log(summary.format())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -104,6 +126,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="directory to write the model to")
     p.add_argument("--eval", nargs="*", metavar="FILE", help="also score the model on these labelled files")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("label", help="label every post of an archive",
+                       description="Label every post of a CSV/TSV/JSONL/Parquet file, a Hugging Face dataset "
+                                   "saved with save_to_disk, or standard input (-). Every input column is kept; "
+                                   "label, p_<label> per label, user_value, uncertain and language are added. "
+                                   "Rows without usable text go to OUTPUT.errors.jsonl with the reason.")
+    p.add_argument("input", help="input file, saved dataset directory, or - for standard input")
+    p.add_argument("-o", "--output", metavar="OUTPUT",
+                   help="output file; its extension picks the format (.csv, .tsv, .jsonl, .parquet). "
+                        "Default: JSONL on standard output")
+    p.add_argument("--text-column", metavar="NAME", help="the column with the post's text; join several with + "
+                   "(title+digest). Default: found by name (text, content, body, tweet, 正文, or title+digest)")
+    p.add_argument("--jobs", type=int, metavar="N", help="processes to label with (default: all cores)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run into the same OUTPUT")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.add_argument("--encoding", default="utf-8", help="encoding of a CSV/TSV/JSONL input (default: utf-8)")
+    p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    p.set_defaults(func=_cmd_label)
     return parser
 
 

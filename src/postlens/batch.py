@@ -1,0 +1,423 @@
+"""Labelling archives of posts: in chunks, in parallel, in input order, resumable.
+
+- :func:`label_archive` yields every labelled row of an archive (its own fields plus
+  ``label``, one ``p_<label>`` probability per label, ``user_value``, ``uncertain`` and
+  ``language``) and keeps the rows it could not label in ``.rejected``.
+- :func:`label_file` writes them to a file the way the ``postlens label`` command does:
+  through part files that are renamed only when complete, so an interrupted run can be
+  resumed, and a final file that appears only when everything is written; rejected rows go
+  to ``OUTPUT.errors.jsonl``.
+- :func:`label_batch` labels a batch of a Hugging Face dataset, for
+  ``Dataset.map(postlens.label_batch, batched=True, num_proc=N)``.
+
+Memory stays flat however long the archive: only a few chunks are in flight at a time.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from . import ngrams
+from .archive import Archive, ArchiveError, Chunk, Rejected, open_archive, output_format, resolve_text_columns
+from .archive import join_parts, write_records
+from .guidelines import BALANCED, GuidelineProfile
+from .model import PostClassifier
+from .text import languages, normalize
+
+__all__ = ["label_archive", "label_file", "label_batch", "LabelledArchive", "LabelSummary", "added_columns"]
+
+CHUNK_ROWS = 2048
+PART_ROWS = 50 * CHUNK_ROWS  # rows per part file: the most an interrupted run has to redo
+
+
+def added_columns(labels: Sequence[str]) -> list[str]:
+    """The columns labelling adds, in order."""
+    return ["label", *[f"p_{label}" for label in labels], "user_value", "uncertain", "language"]
+
+
+def _label_texts(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile) -> dict[str, list]:
+    """The added columns for ``texts`` (all usable posts), as lists."""
+    docs = [normalize(t) for t in texts]
+    enc = ngrams.encode(docs)
+    proba = model.predict_proba_normalized(docs, enc)
+    labels = [str(c) for c in model.classes_]
+    best = proba.argmax(axis=1)
+    out: dict[str, list] = {"label": np.array(labels, dtype=object)[best].tolist()}
+    rounded = np.round(proba.astype(np.float64), 4)
+    for j, label in enumerate(labels):
+        out[f"p_{label}"] = rounded[:, j].tolist()
+    out["user_value"] = profile.values_of(labels, proba).tolist()
+    out["uncertain"] = (proba[np.arange(len(docs)), best] < model.uncertain_below).tolist()
+    out["language"] = languages(enc)
+    return out
+
+
+# ---- worker processes -----------------------------------------------------------------------------
+_worker: tuple[PostClassifier, GuidelineProfile] | None = None
+
+
+def _init_worker(model: PostClassifier, profile: GuidelineProfile) -> None:
+    global _worker
+    _worker = (model, profile)
+
+
+def _work(texts: list[str]) -> dict[str, list]:
+    assert _worker is not None
+    return _label_texts(_worker[0], texts, _worker[1])
+
+
+def default_jobs() -> int:
+    """The number of cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _labelled_chunks(archive: Archive, model: PostClassifier, profile: GuidelineProfile, jobs: int, skip: int = 0,
+                     prepare: Callable[[Chunk], None] | None = None) -> Iterator[tuple[Chunk, dict[str, list]]]:
+    """``(chunk, added columns)`` in input order, labelling up to ``2 * jobs`` chunks at a time."""
+    chunks = archive.chunks(CHUNK_ROWS, skip=skip)
+    if jobs <= 1:
+        for chunk in chunks:
+            if prepare:
+                prepare(chunk)
+            texts = [archive.text_of(r) for r in chunk.records]
+            yield chunk, (_label_texts(model, texts, profile) if texts else {})
+        return
+    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(model, profile)) as pool:
+        pending: deque[tuple[Chunk, Future | None]] = deque()
+        for chunk in chunks:
+            if prepare:
+                prepare(chunk)
+            texts = [archive.text_of(r) for r in chunk.records]
+            pending.append((chunk, pool.submit(_work, texts) if texts else None))
+            while len(pending) > 2 * jobs or (pending and pending[0][1] is not None and pending[0][1].done()):
+                done, future = pending.popleft()
+                yield done, (future.result() if future is not None else {})
+        while pending:
+            done, future = pending.popleft()
+            yield done, (future.result() if future is not None else {})
+
+
+def _merge(chunk: Chunk, added: dict[str, list], names: Sequence[str]) -> list[dict]:
+    columns = list(added)
+    values = [added[c] for c in columns]
+    return [{**record, **dict(zip(names, row))} for record, row in zip(chunk.records, zip(*values))]
+
+
+def _added_names(archive: Archive, labels: Sequence[str]) -> list[str]:
+    """Added column names; prefixed with ``postlens_`` if the input already has any of them."""
+    names = added_columns(labels)
+    if set(names) & set(archive.columns):
+        return [f"postlens_{n}" for n in names]
+    return names
+
+
+class LabelledArchive:
+    """The labelled rows of an archive, in input order (iterate once).
+
+    Attributes:
+        archive: the opened input.
+        rejected: the rows that could not be labelled so far, each with its row number and reason.
+        rows_read, labelled: counts so far (``rows_read == labelled + len(rejected)``).
+    """
+
+    def __init__(self, archive: Archive, model: PostClassifier, profile: GuidelineProfile, jobs: int):
+        self.archive, self._model, self._profile, self._jobs = archive, model, profile, jobs
+        self.rejected: list[Rejected] = []
+        self.rows_read = 0
+        self.labelled = 0
+
+    def __iter__(self) -> Iterator[dict]:
+        labels = [str(c) for c in self._model.classes_]
+        names: list[str] | None = None
+        for chunk, added in _labelled_chunks(self.archive, self._model, self._profile, self._jobs):
+            names = names or _added_names(self.archive, labels)
+            self.rejected.extend(chunk.rejected)
+            self.rows_read += chunk.n_rows
+            self.labelled += len(chunk.records)
+            yield from _merge(chunk, added, names)
+
+
+def _model_of(model: PostClassifier | str | os.PathLike | None) -> PostClassifier:
+    from .api import _model, load_model
+
+    if isinstance(model, (str, os.PathLike)):
+        return load_model(model)
+    return _model(model)
+
+
+def label_archive(source: str | os.PathLike | Any, *, text_column: str | None = None,
+                  model: PostClassifier | str | None = None, profile: GuidelineProfile = BALANCED,
+                  jobs: int = 1, encoding: str = "utf-8") -> LabelledArchive:
+    """Label every post of an archive; iterate the result for the labelled rows, in input order.
+
+    ``source`` is a CSV/TSV/JSONL/Parquet path, a directory saved with ``Dataset.save_to_disk``,
+    ``"-"`` for stdin or a binary stream. ``text_column`` names the text column ("title+digest"
+    joins two); by default it is found by name (see :data:`postlens.archive.TEXT_COLUMNS`).
+    Rows without usable text are not yielded; they are in ``.rejected`` with the reason.
+
+    >>> run = postlens.label_archive("posts.csv")          # doctest: +SKIP
+    >>> rows = list(run); run.rejected                     # doctest: +SKIP
+
+    Raises :class:`postlens.archive.ArchiveError` if the archive cannot be read at all.
+    """
+    return LabelledArchive(open_archive(source, text_column=text_column, encoding=encoding),
+                           _model_of(model), profile, max(1, int(jobs)))
+
+
+# ---- to a file, resumably -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LabelSummary:
+    """What a :func:`label_file` run did: every row read is either labelled or rejected."""
+
+    rows_read: int
+    labelled: int
+    rejected: int
+    seconds: float
+    output: str
+    errors: str | None
+
+    def format(self) -> str:
+        rate = self.rows_read / self.seconds if self.seconds > 0 else 0.0
+        line = (f"read {self.rows_read:,} rows: {self.labelled:,} labelled, {self.rejected:,} rejected "
+                f"in {self.seconds:.1f} s ({rate:,.0f} rows/s)")
+        if self.errors:
+            line += f"; rejected rows are in {self.errors}"
+        return line + f"; output: {self.output}"
+
+
+def _fingerprint(path: Path) -> dict:
+    st = path.stat()
+    return {"input": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _model_id(model: PostClassifier) -> str:
+    meta = getattr(model, "metadata_", {}) or {}
+    return str(meta.get("weights_sha256") or hashlib.sha256(model.coef_.data.tobytes()).hexdigest())
+
+
+def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, text_column: str | None = None,
+               model: PostClassifier | str | None = None, profile: GuidelineProfile = BALANCED,
+               jobs: int | None = None, resume: bool = False, progress: bool = False,
+               encoding: str = "utf-8", log: Callable[[str], None] = lambda s: None) -> LabelSummary:
+    """Label ``source`` into ``output`` (format from its extension; ``None``: JSONL on stdout).
+
+    The output appears only when complete (written as parts in ``OUTPUT.parts/``, then joined
+    and renamed). ``resume=True`` continues an interrupted run from its last complete part,
+    re-reading the input but labelling nothing twice. Rejected rows go to
+    ``OUTPUT.errors.jsonl`` (to stderr as JSON lines when writing to stdout).
+    """
+    started = time.perf_counter()
+    model = _model_of(model)
+    jobs = default_jobs() if jobs is None else max(1, int(jobs))
+    archive = open_archive(source, text_column=text_column, encoding=encoding)
+    labels = [str(c) for c in model.classes_]
+    if output is None or str(output) == "-":
+        if resume:
+            raise ArchiveError("--resume needs an output file (-o OUTPUT)")
+        return _label_to_stdout(archive, model, profile, jobs, labels, started, progress)
+
+    out = Path(output)
+    fmt = output_format(out)
+    if out.exists() and out.is_dir():
+        raise ArchiveError(f"{out}: is a directory")
+    parts_dir = out.with_name(out.name + ".parts")
+    manifest_path = parts_dir / "manifest.json"
+    identity = {**(_fingerprint(Path(source)) if archive.total_bytes is not None or Path(source).is_dir() else {}),
+                "text_column": text_column, "model": _model_id(model), "format": fmt}
+    state = {"rows_done": 0, "labelled": 0, "rejected": 0, "parts": [], "columns": None}
+    if resume and manifest_path.exists():
+        saved = json.loads(manifest_path.read_text(encoding="utf-8"))
+        changed = [k for k in identity if saved.get("identity", {}).get(k) != identity[k]]
+        if changed:
+            raise ArchiveError(f"cannot resume into {out}: {', '.join(changed)} changed since the interrupted run; "
+                               f"run without --resume to start over")
+        state = saved["state"]
+        log(f"resuming after {state['rows_done']:,} rows ({len(state['parts'])} parts done)")
+    else:
+        if resume:
+            log(f"nothing to resume in {parts_dir}; starting from the beginning")
+        elif parts_dir.exists():
+            log(f"removing the parts of an earlier interrupted run in {parts_dir} (use --resume to continue one)")
+        shutil.rmtree(parts_dir, ignore_errors=True)
+        parts_dir.mkdir(parents=True)
+        _write_json(manifest_path, {"identity": identity, "state": state})
+
+    names = _added_names_for(archive, labels)
+    bar = _progress(archive, progress, state["rows_done"])
+    pending: list[dict] = []
+    pending_errors: list[Rejected] = []
+    pending_rows = 0
+    schema: Any = None
+    if fmt == "parquet" and state["parts"]:
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(parts_dir / state["parts"][0])
+
+    def flush() -> None:
+        nonlocal pending, pending_errors, pending_rows, schema
+        index = len(state["parts"]) + 1
+        name = f"part-{index:05d}.{fmt}"
+        tmp = parts_dir / (name + ".tmp")
+        columns = state["columns"] or (list(archive.columns) + names)
+        state["columns"] = columns
+        schema = write_records(tmp, fmt, columns, pending, header=False, schema=schema)
+        if pending_errors:
+            err_tmp = parts_dir / f"part-{index:05d}.errors.jsonl.tmp"
+            err_tmp.write_text("".join(json.dumps(r.to_dict(), ensure_ascii=False, default=str) + "\n"
+                                       for r in pending_errors), encoding="utf-8")
+            os.replace(err_tmp, parts_dir / f"part-{index:05d}.errors.jsonl")
+        os.replace(tmp, parts_dir / name)
+        state["parts"].append(name)
+        state["rows_done"] += pending_rows
+        state["labelled"] += len(pending)
+        state["rejected"] += len(pending_errors)
+        _write_json(manifest_path, {"identity": identity, "state": state})
+        pending, pending_errors, pending_rows = [], [], 0
+
+    fixed = fmt != "jsonl" and archive.format == "jsonl"
+
+    def prepare(chunk: Chunk) -> None:
+        """Rows whose fields differ from the first row's cannot go into CSV/Parquet columns: reject them."""
+        if not fixed or not archive.columns:
+            return
+        known = set(archive.columns)
+        keep = [i for i, r in enumerate(chunk.records) if known.issuperset(r)]
+        if len(keep) == len(chunk.records):
+            return
+        for i in sorted(set(range(len(chunk.records))) - set(keep)):
+            extra = ", ".join(repr(k) for k in chunk.records[i] if k not in known)
+            chunk.rejected.append(Rejected(chunk.rows[i], f"has fields the first row does not ({extra}); write JSONL "
+                                           "output to keep fields that vary from row to row", None, chunk.records[i]))
+        chunk.records = [chunk.records[i] for i in keep]
+        chunk.rows = [chunk.rows[i] for i in keep]
+
+    try:
+        for chunk, added in _labelled_chunks(archive, model, profile, jobs, skip=state["rows_done"], prepare=prepare):
+            names = _added_names(archive, labels)
+            pending.extend(_merge(chunk, added, names))
+            pending_errors.extend(chunk.rejected)
+            pending_rows += chunk.n_rows
+            if bar is not None:
+                bar.update(chunk.n_rows if archive.total_rows is not None or archive.total_bytes is None
+                           else archive.bytes_read - bar.n)
+            if pending_rows >= PART_ROWS:
+                flush()
+        if pending_rows or not state["parts"]:
+            flush()
+    finally:
+        if bar is not None:
+            bar.close()
+
+    # Join the parts into the output, atomically.
+    parts = [parts_dir / p for p in state["parts"]]
+    tmp = out.with_name(out.name + ".tmp")
+    join_parts(parts, tmp, fmt, state["columns"] or list(archive.columns) + names)
+    errors_path = out.with_name(out.name + ".errors.jsonl")
+    error_parts = sorted(parts_dir.glob("part-*.errors.jsonl"))
+    if error_parts:
+        err_tmp = errors_path.with_name(errors_path.name + ".tmp")
+        join_parts(error_parts, err_tmp, "jsonl", [])
+        os.replace(err_tmp, errors_path)
+    elif errors_path.exists():
+        errors_path.unlink()  # from an earlier run of the same output
+    os.replace(tmp, out)
+    shutil.rmtree(parts_dir, ignore_errors=True)
+    return LabelSummary(state["rows_done"], state["labelled"], state["rejected"], time.perf_counter() - started,
+                        str(out), str(errors_path) if error_parts else None)
+
+
+def _added_names_for(archive: Archive, labels: Sequence[str]) -> list[str]:
+    return _added_names(archive, labels) if archive.columns else added_columns(labels)
+
+
+def _progress(archive: Archive, enabled: bool, done: int):
+    """A tqdm bar on stderr (rows with ETA when the row count is known, else bytes of the file)."""
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    if archive.total_rows is not None:
+        return tqdm(total=archive.total_rows, initial=done, unit=" rows", unit_scale=True, file=sys.stderr,
+                    desc="labelling", dynamic_ncols=True)
+    if archive.total_bytes:
+        return tqdm(total=archive.total_bytes, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                    desc="labelling", dynamic_ncols=True)
+    return tqdm(unit=" rows", unit_scale=True, file=sys.stderr, desc="labelling", dynamic_ncols=True)
+
+
+def _label_to_stdout(archive: Archive, model: PostClassifier, profile: GuidelineProfile, jobs: int,
+                     labels: list[str], started: float, progress: bool) -> LabelSummary:
+    bar = _progress(archive, progress, 0)
+    read = labelled = rejected = 0
+    out = sys.stdout
+    try:
+        for chunk, added in _labelled_chunks(archive, model, profile, jobs):
+            names = _added_names(archive, labels)
+            out.writelines(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in _merge(chunk, added, names))
+            for r in chunk.rejected:
+                print(json.dumps({"rejected": r.to_dict()}, ensure_ascii=False, default=str), file=sys.stderr)
+            read, labelled, rejected = read + chunk.n_rows, labelled + len(chunk.records), rejected + len(chunk.rejected)
+            if bar is not None:
+                bar.update(chunk.n_rows if archive.total_rows is not None or archive.total_bytes is None
+                           else archive.bytes_read - bar.n)
+    finally:
+        if bar is not None:
+            bar.close()
+    out.flush()
+    return LabelSummary(read, labelled, rejected, time.perf_counter() - started, "<stdout>",
+                        "<stderr>" if rejected else None)
+
+
+# ---- Hugging Face datasets ------------------------------------------------------------------------
+def label_batch(batch: dict[str, list], *, text_column: str | None = None, model: PostClassifier | str | None = None,
+                profile: GuidelineProfile = BALANCED) -> dict[str, list]:
+    """Label a batch of rows given as columns (``dict`` of lists), for ``datasets.Dataset.map``::
+
+        ds = ds.map(postlens.label_batch, batched=True, num_proc=4)
+
+    Returns the added columns (``label``, ``p_<label>``…, ``user_value``, ``uncertain``,
+    ``language``) plus ``postlens_error``: ``None``, or why that row has no label (its other
+    added columns are then ``None``), so no row is dropped or shifted.
+    """
+    model = _model_of(model)
+    labels = [str(c) for c in model.classes_]
+    archive = Archive("batch", "dataset-batch", text_column=None)
+    archive.columns = list(batch)
+    archive.text_columns = resolve_text_columns(archive.columns, text_column, "batch")
+    n = len(next(iter(batch.values()))) if batch else 0
+    texts, where, errors = [], [], [None] * n
+    for i in range(n):
+        try:
+            texts.append(archive.text_of({c: batch[c][i] for c in archive.text_columns}))
+            where.append(i)
+        except ValueError as exc:
+            errors[i] = str(exc)
+    added = _label_texts(model, texts, profile) if texts else {c: [] for c in added_columns(labels)}
+    out: dict[str, list] = {}
+    for name in added_columns(labels):
+        column: list = [None] * n
+        for i, value in zip(where, added[name]):
+            column[i] = value
+        out[name] = column
+    out["postlens_error"] = errors
+    return out
