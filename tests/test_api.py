@@ -178,3 +178,12 @@ def test_assess_empty():
     report = postlens.assess([])
     assert report.n_posts == 0 and report.score == 0
     assert "no posts" in report.findings[0].message
+
+
+@pytest.mark.parametrize("text", ["9", "a", "😂", "1 2", "#", "@x", "https://t.co/x"])
+def test_tiny_posts_get_a_label(text):
+    """Posts shorter than the longest n-gram, alone and in a batch, are labelled like any other."""
+    alone = postlens.score(text)
+    batch = postlens.score_many([text, "限时5折！点击链接立即抢购"])[0]
+    assert alone.label in postlens.LABELS and abs(sum(alone.probabilities.values()) - 1) < 1e-6
+    assert alone.probabilities == pytest.approx(batch.probabilities, abs=1e-6)

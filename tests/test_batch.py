@@ -1,7 +1,5 @@
 """Batch labelling of archives: formats, pass-through, bad rows with exact accounting, resume, order."""
-import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -16,7 +16,7 @@ from .guidelines import BALANCED, Finding, GuidelineProfile, weigh_mix
 from .labels import LABELS
 from .model import PostClassifier
 from . import ngrams
-from .text import check_text, languages, normalize
+from .text import check_text, languages, normalize_many
 
 __all__ = ["PostScore", "MixReport", "score", "score_many", "assess", "load_model", "default_model_path"]
 
@@ -108,7 +108,7 @@ def _model(model: PostClassifier | None) -> PostClassifier:
 
 
 def _scores(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile) -> list[PostScore]:
-    docs = [normalize(t) for t in texts]
+    docs = normalize_many(texts)
     enc = ngrams.encode(docs)
     proba = model.predict_proba_normalized(docs, enc)
     labels = [str(c) for c in model.classes_]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Sequence
 
-__all__ = ["Archive", "ArchiveError", "Chunk", "Rejected", "open_archive", "output_format", "write_records",
+__all__ = ["Archive", "ArchiveError", "Chunk", "Rejected", "open_archive", "output_format", "RecordWriter",
            "join_parts", "resolve_text_columns", "TEXT_COLUMNS"]
 
 #: Column names taken as the post's text, in order of preference (case-insensitive).
@@ -412,55 +412,83 @@ def _cell(value: object) -> object:
     return str(value)
 
 
-def write_records(path: Path, fmt: str, columns: Sequence[str], records: Sequence[dict], *, header: bool,
-                  schema: Any = None) -> Any:
-    """Write ``records`` to a new file ``path`` in ``fmt``; returns the Parquet schema used (else None).
+class RecordWriter:
+    """Writes records to a new file in ``fmt``, a batch at a time (memory does not grow with the file).
 
-    CSV/TSV cells hold lists and objects as JSON; JSONL keeps each record's own fields.
+    CSV/TSV cells hold lists and objects as JSON; JSONL keeps each record's own fields; Parquet
+    takes its column types from the first batch (or ``schema``) and keeps later values that do
+    not fit them as text.
     """
-    if fmt in ("csv", "tsv"):
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f, delimiter="\t" if fmt == "tsv" else ",")
-            if header:
-                writer.writerow(columns)
-            writer.writerows([[_cell(r.get(c)) for c in columns] for r in records])
-        return None
-    if fmt == "jsonl":
-        with open(path, "w", encoding="utf-8") as f:
-            f.writelines(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records)
-        return None
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    rows = [{c: r.get(c) for c in columns} for r in records]
-    if schema is None:
-        table = pa.Table.from_pylist(rows)
-        # A column that is empty in the first part would be typed null; make it text instead.
-        schema = pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in table.schema])
-    try:
-        table = pa.Table.from_pylist(rows, schema=schema)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # later rows disagree with the first part's types: keep them as text
-        table = pa.Table.from_pylist([{c: (None if v is None else json.dumps(v, ensure_ascii=False, default=str)
-                                           if not isinstance(v, str) else v) for c, v in r.items()} for r in rows],
-                                     schema=pa.schema([(f.name, pa.string()) for f in schema]))
-    pq.write_table(table, path)
-    return schema
+    def __init__(self, path: Path, fmt: str, columns: Sequence[str], *, header: bool, schema: Any = None):
+        self.path, self.format, self.columns, self.schema = Path(path), fmt, list(columns), schema
+        self._parquet: Any = None
+        self._file: Any = None
+        if fmt in ("csv", "tsv"):
+            self._file = open(self.path, "w", encoding="utf-8", newline="")
+            self._csv = csv.writer(self._file, delimiter="\t" if fmt == "tsv" else ",")
+            if header:
+                self._csv.writerow(self.columns)
+        elif fmt == "jsonl":
+            self._file = open(self.path, "w", encoding="utf-8")
+
+    def write(self, records: Sequence[dict]) -> None:
+        if self.format in ("csv", "tsv"):
+            self._csv.writerows([[_cell(r.get(c)) for c in self.columns] for r in records])
+        elif self.format == "jsonl":
+            self._file.writelines(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records)
+        elif records:
+            self._write_parquet(records)
+
+    def _write_parquet(self, records: Sequence[dict]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = [{c: r.get(c) for c in self.columns} for r in records]
+        if self.schema is None:
+            table = pa.Table.from_pylist(rows)
+            # A column that is empty in the first batch would be typed null; make it text instead.
+            self.schema = pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f
+                                     for f in table.schema])
+        try:
+            table = pa.Table.from_pylist(rows, schema=self.schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # values that do not fit the first batch's types
+            text = [{c: v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+                     for c, v in r.items()} for r in rows]
+            table = pa.Table.from_pylist(text, schema=pa.schema([(f.name, pa.string()) for f in self.schema]))
+            table = table.cast(self.schema, safe=False)
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.path, self.schema)
+        self._parquet.write_table(table)
+
+    def close(self) -> Any:
+        """Finish the file; returns the Parquet schema used (else ``None``)."""
+        if self._file is not None:
+            self._file.close()
+        if self.format == "parquet":
+            if self._parquet is None:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                schema = self.schema or pa.schema([(c, pa.string()) for c in self.columns])
+                pq.write_table(schema.empty_table(), self.path)
+                self.schema = schema
+            else:
+                self._parquet.close()
+        return self.schema
 
 
 def join_parts(parts: Sequence[Path], out: Path, fmt: str, columns: Sequence[str]) -> None:
     """Concatenate part files into ``out`` (CSV/TSV with one header line; Parquet row groups appended)."""
     if fmt == "parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        schema = pq.read_schema(parts[0]) if parts else None
-        if schema is None:
-            import pyarrow as pa
-
-            schema = pa.schema([(c, pa.string()) for c in columns])
+        schema = pq.read_schema(parts[0]) if parts else pa.schema([(c, pa.string()) for c in columns])
         with pq.ParquetWriter(out, schema) as writer:
             for part in parts:
-                table = pq.read_table(part)
-                writer.write_table(table.cast(schema) if table.schema != schema else table)
+                for batch in pq.ParquetFile(part).iter_batches(batch_size=8192):
+                    writer.write_batch(batch if batch.schema == schema else batch.cast(schema))
         return
     with open(out, "wb") as f:
         if fmt in ("csv", "tsv"):

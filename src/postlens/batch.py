@@ -30,10 +30,10 @@ import numpy as np
 
 from . import ngrams
 from .archive import Archive, ArchiveError, Chunk, Rejected, open_archive, output_format, resolve_text_columns
-from .archive import join_parts, write_records
+from .archive import RecordWriter, join_parts
 from .guidelines import BALANCED, GuidelineProfile
 from .model import PostClassifier
-from .text import languages, normalize
+from .text import languages, normalize_many
 
 __all__ = ["label_archive", "label_file", "label_batch", "LabelledArchive", "LabelSummary", "added_columns"]
 
@@ -48,7 +48,7 @@ def added_columns(labels: Sequence[str]) -> list[str]:
 
 def _label_texts(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile) -> dict[str, list]:
     """The added columns for ``texts`` (all usable posts), as lists."""
-    docs = [normalize(t) for t in texts]
+    docs = normalize_many(texts)
     enc = ngrams.encode(docs)
     proba = model.predict_proba_normalized(docs, enc)
     labels = [str(c) for c in model.classes_]
@@ -264,35 +264,33 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
 
     names = _added_names_for(archive, labels)
     bar = _progress(archive, progress, state["rows_done"])
-    pending: list[dict] = []
-    pending_errors: list[Rejected] = []
-    pending_rows = 0
     schema: Any = None
     if fmt == "parquet" and state["parts"]:
         import pyarrow.parquet as pq
 
         schema = pq.read_schema(parts_dir / state["parts"][0])
+    part: dict[str, Any] = {}  # the part being written: its writer, error file and counts
 
-    def flush() -> None:
-        nonlocal pending, pending_errors, pending_rows, schema
+    def start_part() -> None:
         index = len(state["parts"]) + 1
+        state["columns"] = state["columns"] or (list(archive.columns) + names)
         name = f"part-{index:05d}.{fmt}"
-        tmp = parts_dir / (name + ".tmp")
-        columns = state["columns"] or (list(archive.columns) + names)
-        state["columns"] = columns
-        schema = write_records(tmp, fmt, columns, pending, header=False, schema=schema)
-        if pending_errors:
-            err_tmp = parts_dir / f"part-{index:05d}.errors.jsonl.tmp"
-            err_tmp.write_text("".join(json.dumps(r.to_dict(), ensure_ascii=False, default=str) + "\n"
-                                       for r in pending_errors), encoding="utf-8")
-            os.replace(err_tmp, parts_dir / f"part-{index:05d}.errors.jsonl")
-        os.replace(tmp, parts_dir / name)
-        state["parts"].append(name)
-        state["rows_done"] += pending_rows
-        state["labelled"] += len(pending)
-        state["rejected"] += len(pending_errors)
+        part.update(name=name, rows=0, labelled=0, rejected=0, errors=None,
+                    writer=RecordWriter(parts_dir / (name + ".tmp"), fmt, state["columns"], header=False, schema=schema))
+
+    def finish_part() -> None:
+        nonlocal schema
+        schema = part["writer"].close()
+        if part["errors"] is not None:
+            part["errors"].close()
+            os.replace(part["errors"].name, part["errors"].name[: -len(".tmp")])
+        os.replace(parts_dir / (part["name"] + ".tmp"), parts_dir / part["name"])
+        state["parts"].append(part["name"])
+        state["rows_done"] += part["rows"]
+        state["labelled"] += part["labelled"]
+        state["rejected"] += part["rejected"]
         _write_json(manifest_path, {"identity": identity, "state": state})
-        pending, pending_errors, pending_rows = [], [], 0
+        part.clear()
 
     fixed = fmt != "jsonl" and archive.format == "jsonl"
 
@@ -308,25 +306,42 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
             extra = ", ".join(repr(k) for k in chunk.records[i] if k not in known)
             chunk.rejected.append(Rejected(chunk.rows[i], f"has fields the first row does not ({extra}); write JSONL "
                                            "output to keep fields that vary from row to row", None, chunk.records[i]))
+        chunk.rejected.sort(key=lambda r: r.row)
         chunk.records = [chunk.records[i] for i in keep]
         chunk.rows = [chunk.rows[i] for i in keep]
 
     try:
         for chunk, added in _labelled_chunks(archive, model, profile, jobs, skip=state["rows_done"], prepare=prepare):
             names = _added_names(archive, labels)
-            pending.extend(_merge(chunk, added, names))
-            pending_errors.extend(chunk.rejected)
-            pending_rows += chunk.n_rows
+            if not part:
+                start_part()
+            part["writer"].write(_merge(chunk, added, names))
+            if chunk.rejected:
+                if part["errors"] is None:
+                    part["errors"] = open(parts_dir / (part["name"].rsplit(".", 1)[0] + ".errors.jsonl.tmp"), "w",
+                                          encoding="utf-8")
+                part["errors"].writelines(json.dumps(r.to_dict(), ensure_ascii=False, default=str) + "\n"
+                                          for r in chunk.rejected)
+            part["rows"] += chunk.n_rows
+            part["labelled"] += len(chunk.records)
+            part["rejected"] += len(chunk.rejected)
             if bar is not None:
                 bar.update(chunk.n_rows if archive.total_rows is not None or archive.total_bytes is None
                            else archive.bytes_read - bar.n)
-            if pending_rows >= PART_ROWS:
-                flush()
-        if pending_rows or not state["parts"]:
-            flush()
+            if part["rows"] >= PART_ROWS:
+                finish_part()
+        if part or not state["parts"]:
+            if not part:
+                start_part()
+            finish_part()
     finally:
         if bar is not None:
             bar.close()
+        if part:  # interrupted: close the unfinished part's files (they are not renamed, so not kept)
+            if part["writer"].format != "parquet":  # an unfinished Parquet file cannot be closed cleanly
+                part["writer"].close()
+            if part["errors"] is not None:
+                part["errors"].close()
 
     # Join the parts into the output, atomically.
     parts = [parts_dir / p for p in state["parts"]]

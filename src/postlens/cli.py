@@ -89,8 +89,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
                              encoding=args.encoding, log=log)
     except KeyboardInterrupt:
         if args.output and args.output != "-":
-            print(f"postlens label: interrupted; the finished parts are kept: run the same command with --resume "
-                  f"to continue", file=sys.stderr)
+            print("postlens label: interrupted; the finished parts are kept: run the same command with --resume "
+                  "to continue", file=sys.stderr)
         raise
     log(summary.format())
     return 0

@@ -339,7 +339,8 @@ CUES: tuple[Cue, ...] = (
 )
 
 
-_CHAR, _CHAR_START, _WORDS, _WORDS_START, _PREFIX, _PREFIX_START, _HEAD = 1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000
+_CHAR, _CHAR_START, _WORDS, _WORDS_START, _PREFIX, _PREFIX_START, _HEAD, _PREFIX_HEAD = (
+    1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000)
 
 
 @dataclass(frozen=True)
@@ -367,6 +368,7 @@ class _Lexicon:
         keys: list[int] = []
         owners: list[int] = []
         heads: list[int] = []  # the first two characters of the longer character phrases
+        prefix_phrases: list = []
         self.char_lengths: set[int] = set()
         self.char_start_lengths: set[int] = set()
         self.word_sizes: set[int] = set()
@@ -394,13 +396,12 @@ class _Lexicon:
                 if len(starts) == 0:
                     raise ValueError(f"cue {cue.id!r}: phrase {phrase!r} has no words")
                 h = ngrams.span_hash(enc, starts, ends - starts)
-                g = h[:1]
-                for k in range(1, len(h)):
-                    g = ngrams.combine(g, h[k:k + 1])
+                g = _fold(h)
                 n = len(h)
                 if prefix:
                     length = int(ends[-1] - starts[-1])
                     prefixes.add((n, at_start, length))
+                    prefix_phrases.append((n, at_start, enc, starts, g if n == 1 else _fold(h[:-1])))
                     salt = (_PREFIX_START if at_start else _PREFIX) + 100 * n + length
                 else:
                     (self.word_start_sizes if at_start else self.word_sizes).add(n)
@@ -411,6 +412,15 @@ class _Lexicon:
         self.prefixes = {(n, s): np.array(sorted(length for m, t, length in prefixes if (m, t) == (n, s)))
                          for n, s, _ in sorted(prefixes)}
         self.char_lengths = np.array(sorted(self.char_lengths - {1}), dtype=np.int64)
+        # A token can end a prefix phrase only if what comes before (the words before it, or for
+        # one-word phrases its first few letters) starts some phrase: look those up first.
+        self.prefix_heads = {group: np.zeros(1 << 16, dtype=bool) for group in self.prefixes}
+        self.prefix_head_length = {(n, s): int(lengths.min()) for (n, s), lengths in self.prefixes.items() if n == 1}
+        for n, at_start, enc, starts, before in prefix_phrases:
+            if n == 1:
+                before = ngrams.span_hash(enc, starts[:1], self.prefix_head_length[(n, at_start)])
+            key = ngrams.salted(before, _PREFIX_HEAD + n)
+            self.prefix_heads[(n, at_start)][(key >> np.uint64(48)).astype(np.int64)] = True
         self.char_start_lengths = np.array(sorted(self.char_start_lengths), dtype=np.int64)
         order = np.argsort(np.array(keys, dtype=np.uint64), kind="stable")
         sorted_keys = np.array(keys, dtype=np.uint64)[order]
@@ -443,6 +453,14 @@ class _Lexicon:
         first = np.repeat(self.offsets[pos], many)
         within = np.arange(len(i)) - np.repeat(np.cumsum(many) - many, many)
         return i, self.owners[first + within]
+
+
+def _fold(hashes: np.ndarray) -> np.ndarray:
+    """The hash of a run of tokens from the tokens' hashes (as :func:`match_cues` computes it)."""
+    g = hashes[:1]
+    for k in range(1, len(hashes)):
+        g = ngrams.combine(g, hashes[k:k + 1])
+    return g
 
 
 _lexicon: _Lexicon | None = None
@@ -502,6 +520,14 @@ def match_cues(enc: Encoded) -> CueMatches:
         if n not in runs:
             continue
         i = np.flatnonzero(inside[n] & first[: len(inside[n])] if at_start else inside[n])
+        last = i + n - 1
+        if n == 1:
+            head_length = lex.prefix_head_length[(n, at_start)]
+            i = i[tok_end[last] - tok_start[last] >= head_length]
+            before = ngrams.span_hash(enc, tok_start[i], head_length)
+        else:
+            before = runs[n - 1][i]
+        i = i[lex.prefix_heads[(n, at_start)][(ngrams.salted(before, _PREFIX_HEAD + n) >> np.uint64(48)).astype(np.int64)]]
         i, length = np.repeat(i, len(lengths)), np.tile(lengths, len(i))
         last = i + n - 1
         ok = tok_end[last] - tok_start[last] >= length

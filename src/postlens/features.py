@@ -19,15 +19,16 @@ from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import ngrams
 from .cues import CUES, cue_values
+from .estimator import Estimator
 from .ngrams import Encoded, feature_text
 
 __all__ = ["CharNgrams", "WordNgrams", "CueFeatures", "PostFeatures", "feature_text", "Grams"]
 
 _CHAR_SALT, _WORD_SALT = 0, 100
+_ROLL, _MIX32 = np.uint32(0x01000193), np.uint32(0x9E3779B1)  # FNV prime; golden-ratio multiplier
 
 Grams = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 """``(row, column, start, end)`` of every n-gram of a batch, in row order; start/end index its code points."""
@@ -47,7 +48,7 @@ def _ordered(at: list[np.ndarray], valid: list[np.ndarray], hashes: list[np.ndar
     return pick(at), pick(hashes), pick(ends)
 
 
-class _HashedNgrams(TransformerMixin, BaseEstimator):
+class _HashedNgrams(Estimator):
     """Shared machinery: hashed n-gram counts → TF × IDF → rows scaled to unit length."""
 
     n_features: int
@@ -91,13 +92,38 @@ class _HashedNgrams(TransformerMixin, BaseEstimator):
 
         The matrix may hold one entry per occurrence of an n-gram; products with it are the same.
         """
-        row, col, _, _ = self.grams(enc)
+        col, per_post = self.columns(enc)
+        row = np.repeat(np.arange(enc.n_posts), per_post)
         idf = self.idf_[col]
         norm2 = np.bincount(row, weights=idf * idf, minlength=enc.n_posts)
         scale = np.zeros(enc.n_posts, dtype=np.float32)
         scale[norm2 > 0] = 1.0 / np.sqrt(norm2[norm2 > 0])
-        return sp.csr_matrix((idf * scale[row], col, _indptr(row, enc.n_posts)),
-                             shape=(enc.n_posts, self.n_features))
+        indptr = np.concatenate(([0], np.cumsum(per_post)))
+        return sp.csr_matrix((idf * scale[row], col, indptr), shape=(enc.n_posts, self.n_features))
+
+    def columns(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
+        """Column of every n-gram of the batch, in row order, and how many each post has."""
+        row, col, _, _ = self.grams(enc)
+        return col, np.bincount(row, minlength=enc.n_posts)
+
+    def table(self, weights: np.ndarray) -> np.ndarray:
+        """``[idf × weights | idf²]`` per column: what :meth:`scores` gathers, one row per n-gram."""
+        return np.ascontiguousarray(np.hstack([self.idf_[:, None] * weights, (self.idf_ ** 2)[:, None]]),
+                                   dtype=np.float32)
+
+    def scores(self, enc: Encoded, table: np.ndarray) -> np.ndarray:
+        """``weighted(enc) @ weights`` for ``table = self.table(weights)``, without building the matrix.
+
+        One gather per n-gram and one sum per post: the labelling hot path.
+        """
+        col, per_post = self.columns(enc)
+        sums = np.zeros((enc.n_posts, table.shape[1]), dtype=np.float32)
+        starts = np.concatenate(([0], np.cumsum(per_post)[:-1]))
+        nonempty = per_post > 0
+        if nonempty.any():
+            sums[nonempty] = np.add.reduceat(table[col], starts[nonempty], axis=0)
+        norm = np.sqrt(sums[:, -1:])
+        return np.divide(sums[:, :-1], norm, out=np.zeros_like(sums[:, :-1]), where=norm > 0)
 
     def fit(self, texts: Sequence[str], y: object = None) -> "_HashedNgrams":
         return self.fit_counts(self.counts(ngrams.encode(texts)))
@@ -122,19 +148,45 @@ class CharNgrams(_HashedNgrams):
         self.n_features = n_features
         self.min_df = min_df
 
+    def _kept(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
+        """Column of every window, one row per position and one column per length, and which are n-grams.
+
+        Windows are hashed with 32-bit arithmetic straight from the code points (a rolling
+        polynomial), which is all 2**18 columns need and twice as fast as the 64-bit span hashes.
+        """
+        lo, hi = self.ngram_range
+        size = len(enc.cp)
+        cp = enc.cp.astype(np.uint32)
+        content = (cp != ngrams.ZERO) & (cp != ngrams.SPACE)
+        room = enc.room
+        cols = np.zeros((size, hi - lo + 1), dtype=np.uint32)
+        valid = np.zeros((size, hi - lo + 1), dtype=bool)
+        has = content.copy()  # has[i]: the window of the current length at i holds a non-digit, non-space
+        h = cp.copy()  # h[i]: rolling hash of the window of the current length at i
+        shift = np.uint32(32 - _bits(self.n_features))
+        for n in range(1, hi + 1):
+            if n > 1 and size >= n:
+                has[: size - n + 1] |= content[n - 1:]
+                h[: size - n + 1] = h[: size - n + 1] * _ROLL + cp[n - 1:]
+            if n >= lo:
+                valid[:, n - lo] = (room >= n) & has
+                cols[:, n - lo] = ((h ^ np.uint32(_CHAR_SALT + n)) * _MIX32) >> shift
+        return cols, valid
+
+    def columns(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
+        """Column of every n-gram of the batch, in row order, and how many each post has."""
+        keys, valid = self._kept(enc)
+        cols = keys.ravel()[valid.ravel()].astype(np.int32)
+        per_post = np.add.reduceat(valid.sum(axis=1, dtype=np.int32), enc.starts) if enc.n_posts else np.zeros(0, np.int32)
+        return cols, per_post.astype(np.int64)
+
     def grams(self, enc: Encoded) -> Grams:
         lo, hi = self.ngram_range
-        at = np.arange(len(enc.cp))
-        content = np.concatenate(([0], np.cumsum((enc.cp != ngrams.ZERO) & (enc.cp != ngrams.SPACE))))
-        starts, valid, hashes, ends = [], [], [], []
-        for n in range(lo, hi + 1):
-            end = np.minimum(at + n, enc.stop)
-            starts.append(at)
-            valid.append((at + n <= enc.stop) & (content[end] > content[at]))
-            hashes.append(ngrams.salted(ngrams.window_hashes(enc, n), _CHAR_SALT + n))
-            ends.append(end)
-        start, h, end = _ordered(starts, valid, hashes, ends)
-        return enc.row[start], ngrams.bucket(h, _bits(self.n_features)), start, end
+        keys, valid = self._kept(enc)
+        keep = valid.ravel()
+        start = np.repeat(np.arange(len(enc.cp)), hi - lo + 1)[keep]
+        end = start + np.tile(np.arange(lo, hi + 1), len(enc.cp))[keep]
+        return enc.row[start], keys.ravel()[keep].astype(np.int32), start, end
 
 
 class WordNgrams(_HashedNgrams):
@@ -172,7 +224,7 @@ class WordNgrams(_HashedNgrams):
         return enc.row[start], ngrams.bucket(h, _bits(self.n_features)), start, end
 
 
-class CueFeatures(TransformerMixin, BaseEstimator):
+class CueFeatures(Estimator):
     """One column per codebook cue: ``log1p`` of how often the cue occurs in the post."""
 
     def fit(self, texts: Sequence[str], y: object = None) -> "CueFeatures":
@@ -183,7 +235,7 @@ class CueFeatures(TransformerMixin, BaseEstimator):
         return sp.csr_matrix(cue_values(texts, ngrams.encode(texts)))
 
 
-class PostFeatures(TransformerMixin, BaseEstimator):
+class PostFeatures(Estimator):
     """Character n-grams, word n-grams and cues side by side, each block scaled by its weight.
 
     Column layout: ``[char | word | cue]``, ``n_features`` columns each for char and word n-grams.

@@ -19,16 +19,13 @@ from typing import Any, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.svm import LinearSVC
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from . import ngrams
-from .cues import CUES, match_cues, strip_cue_phrases
+from .cues import CUES, cue_values, match_cues, strip_cue_phrases
+from .estimator import Estimator
 from .features import PostFeatures
-from .text import normalize
+from .text import check_text, normalize_many
 
 __all__ = ["PostClassifier", "ModelError", "FORMAT_VERSION"]
 
@@ -42,7 +39,7 @@ class ModelError(ValueError):
     """A model directory that is missing, corrupted, tampered with or from a newer postlens."""
 
 
-class PostClassifier(ClassifierMixin, BaseEstimator):
+class PostClassifier(Estimator):
     """Label posts with calibrated probabilities over a fixed label set.
 
     Parameters:
@@ -82,7 +79,9 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
         return PostFeatures(self.char_ngrams, self.word_ngrams, self.n_features, self.min_df,
                             self.char_weight, self.word_weight, self.cue_weight)
 
-    def _linear(self) -> LinearSVC:
+    def _linear(self):
+        from sklearn.svm import LinearSVC
+
         return LinearSVC(C=self.C, class_weight="balanced", max_iter=5000, random_state=self.random_state)
 
     def fit(self, texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None = None) -> "PostClassifier":
@@ -96,7 +95,7 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
         if len(texts) != len(labels) or (groups is not None and len(groups) != len(texts)):
             raise ValueError(f"got {len(texts)} texts but {len(labels)} labels"
                              + ("" if groups is None else f" and {len(groups)} groups"))
-        docs = [normalize(t) for t in texts]
+        docs = normalize_many([check_text(t) for t in texts])
         y = np.asarray(labels, dtype=object)
         self.classes_ = np.array(sorted(set(y)), dtype=object)
         if len(self.classes_) < 2:
@@ -115,7 +114,7 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
         copy_row = np.full(len(docs), -1)
         copy_row[copy_of] = len(docs) + np.arange(len(copy_of))
 
-        def fit_on(idx: np.ndarray) -> tuple[PostFeatures, LinearSVC]:
+        def fit_on(idx: np.ndarray):
             copies = copy_row[idx][copy_row[idx] >= 0]
             rows = np.concatenate([idx, copies])
             weights = np.concatenate([np.ones(len(idx)), np.full(len(copies), self.masked_copy_weight)])
@@ -126,6 +125,8 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
             return feats, lin
 
         # Out-of-fold margins (IDF refitted per fold, as at prediction time) for the temperature.
+        from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
         grouped = groups is not None and len(set(groups)) >= 2 * self.calibration_folds
         folds = (StratifiedGroupKFold if grouped else StratifiedKFold)(
             self.calibration_folds, shuffle=True, random_state=self.random_state)
@@ -153,6 +154,16 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
             w = self.__dict__["_weights_cache"] = np.ascontiguousarray(self.coef_.T.toarray())
         return w
 
+    @property
+    def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-block look-up tables for :meth:`decision_function_normalized` (made once per model)."""
+        tables = self.__dict__.get("_tables_cache")
+        if tables is None:
+            w, n = self._weights, self.features_.n_features
+            tables = self.__dict__["_tables_cache"] = (
+                self.features_.char_.table(w[:n]), self.features_.word_.table(w[n:2 * n]), w[2 * n:])
+        return tables
+
     def transform(self, docs: Sequence[str]) -> sp.csr_matrix:
         """Feature matrix of texts that are already normalised."""
         return self.features_.transform(docs)
@@ -160,11 +171,15 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
     def decision_function_normalized(self, docs: Sequence[str], enc: ngrams.Encoded | None = None) -> np.ndarray:
         """Linear scores for texts that are already normalised (the labelling hot path).
 
-        ``enc``, if given, is ``ngrams.encode(docs)`` (saves encoding the batch twice).
+        ``enc``, if given, is ``ngrams.encode(docs)`` (saves encoding the batch twice). Equal to
+        ``transform(docs) @ coef_.T + intercept_``, computed without building the feature matrix.
         """
-        char, word, cue = self.features_.blocks(docs, enc)
-        w, n = self._weights, self.features_.n_features
-        return char @ w[:n] + word @ w[n:2 * n] + cue @ w[2 * n:] + self.intercept_
+        feats = self.features_
+        enc = ngrams.encode(docs) if enc is None else enc
+        char_table, word_table, cue_weights = self._tables
+        return (feats.char_.scores(enc, char_table) * np.float32(feats.char_weight)
+                + feats.word_.scores(enc, word_table) * np.float32(feats.word_weight)
+                + (cue_values(docs, enc) * np.float32(feats.cue_weight)) @ cue_weights + self.intercept_)
 
     def predict_proba_normalized(self, docs: Sequence[str], enc: ngrams.Encoded | None = None) -> np.ndarray:
         """Calibrated probabilities for texts that are already normalised."""
@@ -172,10 +187,15 @@ class PostClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, one row per text, columns in ``classes_`` order."""
-        return self.predict_proba_normalized([normalize(t) for t in texts])
+        return self.predict_proba_normalized(normalize_many([check_text(t) for t in texts]))
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
+        """The most likely label id of each text."""
         return self.classes_[self.predict_proba(texts).argmax(axis=1)]
+
+    def score(self, texts: Sequence[str], labels: Sequence[str]) -> float:
+        """Accuracy on ``texts`` against ``labels`` (as scikit-learn classifiers score)."""
+        return float(np.mean(self.predict(texts) == np.asarray(labels, dtype=object)))
 
     # ---- explanation --------------------------------------------------------------------------
     def explain(self, doc: str, label: str, k: int = 4) -> tuple[str, ...]:
@@ -333,6 +353,8 @@ def _word_bounds(cp: np.ndarray, start: int, end: int) -> tuple[int, int]:
 
 def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
     """The temperature T minimising the log loss of softmax(scores / T) on held-out scores."""
+    from scipy.optimize import minimize_scalar
+
     def nll(log_t: float) -> float:
         return -log_softmax(scores / np.exp(log_t), axis=1)[np.arange(len(y)), y].mean()
 

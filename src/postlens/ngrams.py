@@ -82,6 +82,7 @@ class Encoded:
         starts: index in ``cp`` where each post starts.
         row: the post each position belongs to.
         stop: for each position, where its post ends (the index of the 0 after it).
+        room: for each position, how many characters of its post start there (``stop - position``).
         prefix: polynomial prefix hashes, ``len(cp) + 1`` of them.
         source: for each position, its index in the post's normalised text (``-1`` if unknown).
     """
@@ -90,6 +91,7 @@ class Encoded:
     starts: np.ndarray
     row: np.ndarray
     stop: np.ndarray
+    room: np.ndarray
     prefix: np.ndarray
     source: np.ndarray
 
@@ -126,7 +128,8 @@ def encode(docs: Sequence[str]) -> Encoded:
     prefix = np.zeros(len(cp) + 1, dtype=_U64)
     with np.errstate(over="ignore"):
         np.cumsum(cp.astype(_U64) * pw[:len(cp)], out=prefix[1:])
-    return Encoded(cp, starts, row, ends[row], prefix, source)
+    stop = ends[row]
+    return Encoded(cp, starts, row, stop, (stop - np.arange(len(cp))).astype(np.int32), prefix, source)
 
 
 def span_hash(enc: Encoded, start: np.ndarray, length: np.ndarray | int) -> np.ndarray:
@@ -151,7 +154,7 @@ def salted(hashes: np.ndarray, salt: int | np.ndarray) -> np.ndarray:
 
 def bucket(keys: np.ndarray, bits: int) -> np.ndarray:
     """Column index in ``[0, 2**bits)`` of each key from :func:`salted` (its top bits)."""
-    return (keys >> _U64(64 - bits)).astype(np.int64)
+    return (keys >> _U64(64 - bits)).astype(np.int32 if bits < 31 else np.int64)
 
 
 def window_hashes(enc: Encoded, n: int) -> np.ndarray:

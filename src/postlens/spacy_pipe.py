@@ -18,7 +18,7 @@ from spacy.tokens import Doc
 
 from . import ngrams
 from .model import PostClassifier
-from .text import normalize
+from .text import normalize_many
 
 __all__ = ["PostlensCategorizer", "make_postlens"]
 
@@ -33,7 +33,7 @@ class PostlensCategorizer:
     def _set(self, docs: list[Doc]) -> None:
         usable = [d for d in docs if d.text.strip()]
         if usable:
-            texts = [normalize(d.text) for d in usable]
+            texts = normalize_many([d.text for d in usable])
             proba = self.model.predict_proba_normalized(texts, ngrams.encode(texts))
             for doc, row in zip(usable, proba.tolist()):
                 doc.cats = dict(zip(self.labels, row))
