@@ -15,6 +15,7 @@ import csv
 import difflib
 import io
 import json
+import operator
 import os
 import sys
 from dataclasses import dataclass, field
@@ -59,10 +60,11 @@ class Rejected:
 
 @dataclass
 class Chunk:
-    """Consecutive input rows: the usable ``records`` (with their row numbers) and the ``rejected``."""
+    """Consecutive input rows: the usable ``records`` (with their row numbers and post texts) and the ``rejected``."""
 
     records: list[dict] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
 
     @property
@@ -193,12 +195,13 @@ class Archive:
                 chunk.rejected.append(item)
             else:
                 try:
-                    self.text_of(item)
+                    text = self.text_of(item)
                 except ValueError as exc:
                     chunk.rejected.append(Rejected(number, str(exc), line, item))
                 else:
                     chunk.records.append(item)
                     chunk.rows.append(number)
+                    chunk.texts.append(text)
             if chunk.n_rows >= size:
                 yield chunk
                 chunk = Chunk()
@@ -404,6 +407,9 @@ def _open_dataset(path: Path, text_column: str | None) -> Archive:
 
 
 # ---- writing ------------------------------------------------------------------------------------
+_NESTED = (list, tuple, dict)
+
+
 def _cell(value: object) -> object:
     if value is None or isinstance(value, (str, int, float)):
         return value
@@ -415,16 +421,21 @@ def _cell(value: object) -> object:
 class RecordWriter:
     """Writes records to a new file in ``fmt``, a batch at a time (memory does not grow with the file).
 
-    CSV/TSV cells hold lists and objects as JSON; JSONL keeps each record's own fields; Parquet
+    CSV/TSV cells hold lists and objects as JSON (``plain=True``: there are none, skip the check);
+    JSONL keeps each record's own fields; Parquet
     takes its column types from the first batch (or ``schema``) and keeps later values that do
     not fit them as text.
     """
 
-    def __init__(self, path: Path, fmt: str, columns: Sequence[str], *, header: bool, schema: Any = None):
+    def __init__(self, path: Path, fmt: str, columns: Sequence[str], *, header: bool, schema: Any = None,
+                 plain: bool = False):
         self.path, self.format, self.columns, self.schema = Path(path), fmt, list(columns), schema
+        self._plain = plain  # no value is a list or an object (e.g. everything came from a CSV)
         self._parquet: Any = None
         self._file: Any = None
         if fmt in ("csv", "tsv"):
+            self._getter = operator.itemgetter(*self.columns) if len(self.columns) > 1 else (
+                lambda r: (r[self.columns[0]],))
             self._file = open(self.path, "w", encoding="utf-8", newline="")
             self._csv = csv.writer(self._file, delimiter="\t" if fmt == "tsv" else ",")
             if header:
@@ -434,7 +445,13 @@ class RecordWriter:
 
     def write(self, records: Sequence[dict]) -> None:
         if self.format in ("csv", "tsv"):
-            self._csv.writerows([[_cell(r.get(c)) for c in self.columns] for r in records])
+            try:
+                rows = list(map(self._getter, records))
+            except KeyError:  # records without some columns (from JSONL)
+                rows = [[r.get(c) for c in self.columns] for r in records]
+            if not self._plain and any(type(v) in _NESTED for row in rows for v in row):
+                rows = [[_cell(v) for v in row] for row in rows]
+            self._csv.writerows(rows)
         elif self.format == "jsonl":
             self._file.writelines(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records)
         elif records:

@@ -93,7 +93,7 @@ def _labelled_chunks(archive: Archive, model: PostClassifier, profile: Guideline
         for chunk in chunks:
             if prepare:
                 prepare(chunk)
-            texts = [archive.text_of(r) for r in chunk.records]
+            texts = chunk.texts
             yield chunk, (_label_texts(model, texts, profile) if texts else {})
         return
     with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(model, profile)) as pool:
@@ -101,7 +101,7 @@ def _labelled_chunks(archive: Archive, model: PostClassifier, profile: Guideline
         for chunk in chunks:
             if prepare:
                 prepare(chunk)
-            texts = [archive.text_of(r) for r in chunk.records]
+            texts = chunk.texts
             pending.append((chunk, pool.submit(_work, texts) if texts else None))
             while len(pending) > 2 * jobs or (pending and pending[0][1] is not None and pending[0][1].done()):
                 done, future = pending.popleft()
@@ -276,7 +276,8 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
         state["columns"] = state["columns"] or (list(archive.columns) + names)
         name = f"part-{index:05d}.{fmt}"
         part.update(name=name, rows=0, labelled=0, rejected=0, errors=None,
-                    writer=RecordWriter(parts_dir / (name + ".tmp"), fmt, state["columns"], header=False, schema=schema))
+                    writer=RecordWriter(parts_dir / (name + ".tmp"), fmt, state["columns"], header=False, schema=schema,
+                                        plain=archive.format in ("csv", "tsv")))
 
     def finish_part() -> None:
         nonlocal schema
@@ -309,6 +310,7 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
         chunk.rejected.sort(key=lambda r: r.row)
         chunk.records = [chunk.records[i] for i in keep]
         chunk.rows = [chunk.rows[i] for i in keep]
+        chunk.texts = [chunk.texts[i] for i in keep]
 
     try:
         for chunk, added in _labelled_chunks(archive, model, profile, jobs, skip=state["rows_done"], prepare=prepare):

@@ -121,7 +121,10 @@ class _HashedNgrams(Estimator):
         starts = np.concatenate(([0], np.cumsum(per_post)[:-1]))
         nonempty = per_post > 0
         if nonempty.any():
-            sums[nonempty] = np.add.reduceat(table[col], starts[nonempty], axis=0)
+            # Rows gathered as opaque records: several times faster than fancy-indexing a 2-D array.
+            rows = np.take(table.view(np.dtype((np.void, table.shape[1] * 4))).ravel(), col.astype(np.intp))
+            rows = rows.view(np.float32).reshape(-1, table.shape[1])
+            sums[nonempty] = np.add.reduceat(rows, starts[nonempty], axis=0)
         norm = np.sqrt(sums[:, -1:])
         return np.divide(sums[:, :-1], norm, out=np.zeros_like(sums[:, :-1]), where=norm > 0)
 
