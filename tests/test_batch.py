@@ -305,3 +305,17 @@ def test_spacy_component_fills_cats():
     assert max(doc.cats, key=doc.cats.get) == "hard_ad" and abs(sum(doc.cats.values()) - 1) < 1e-6
     docs = list(nlp.pipe([POSTS[1], "   ", POSTS[2]], batch_size=2))
     assert max(docs[0].cats, key=docs[0].cats.get) == "service" and docs[1].cats == {}
+
+
+def test_dask_map_partitions_labels_every_row_in_place():
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    frame = pd.DataFrame({"id": range(6), "text": [POSTS[0], POSTS[1], None, POSTS[2], "", POSTS[4]]})
+    out = dd.from_pandas(frame, npartitions=3).map_partitions(postlens.label_frame).compute()
+    assert out["id"].tolist() == list(range(6))
+    assert out["label"].tolist()[:2] == ["hard_ad", "service"] and out["label"].tolist()[3] == "service"
+    errors = out["postlens_error"].tolist()
+    assert "empty (null)" in errors[2] and "empty" in errors[4]
+    assert all(pd.isna(errors[i]) for i in (0, 1, 3, 5))
+    labelled = out[out["label"].notna()]
+    assert ((labelled[[f"p_{label}" for label in LABELS]].sum(axis=1) - 1).abs() < 1e-3).all()

@@ -10,7 +10,7 @@ Labels posts as brand news, hard ad, service, user-interest or community content
 """
 from .api import MixReport, PostScore, assess, default_model_path, load_model, score, score_many
 from .archive import ArchiveError, Rejected
-from .batch import LabelledArchive, LabelSummary, label_archive, label_batch, label_file
+from .batch import LabelledArchive, LabelSummary, label_archive, label_batch, label_file, label_frame
 from .guidelines import BALANCED, Finding, GuidelineProfile
 from .labels import LABELS, TAXONOMY, Label
 from .model import ModelError, PostClassifier
@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "score", "score_many", "assess", "load_model", "default_model_path",
-    "label_archive", "label_file", "label_batch", "LabelledArchive", "LabelSummary", "Rejected", "ArchiveError",
+    "label_archive", "label_file", "label_batch", "label_frame", "LabelledArchive", "LabelSummary", "Rejected", "ArchiveError",
     "PostScore", "MixReport", "Finding", "GuidelineProfile", "BALANCED",
     "PostClassifier", "ModelError", "LABELS", "TAXONOMY", "Label",
     "normalize", "detect_language", "__version__",

@@ -115,6 +115,11 @@ def resolve_text_columns(columns: Sequence[str], text_column: str | None, where:
                        f"name it with --text-column (columns: {', '.join(map(str, columns))})")
 
 
+def _missing(value: object) -> bool:
+    """None, NaN, or pandas' NA (what data frames put in an empty cell)."""
+    return value is None or (isinstance(value, float) and value != value) or type(value).__name__ == "NAType"
+
+
 def _kind(value: object) -> str:
     if value is None:
         return "empty (null)"
@@ -169,6 +174,8 @@ class Archive:
             if name not in record:
                 raise ValueError(f"no field {name!r}")
             value = record[name]
+            if _missing(value):
+                value = None
             if isinstance(value, str):
                 if value.strip():
                     parts.append(value)

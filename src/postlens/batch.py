@@ -35,7 +35,8 @@ from .guidelines import BALANCED, GuidelineProfile
 from .model import PostClassifier
 from .text import languages, normalize_many
 
-__all__ = ["label_archive", "label_file", "label_batch", "LabelledArchive", "LabelSummary", "added_columns"]
+__all__ = ["label_archive", "label_file", "label_batch", "label_frame", "LabelledArchive", "LabelSummary",
+           "added_columns"]
 
 CHUNK_ROWS = 2048
 PART_ROWS = 50 * CHUNK_ROWS  # rows per part file: the most an interrupted run has to redo
@@ -437,4 +438,22 @@ def label_batch(batch: dict[str, list], *, text_column: str | None = None, model
             column[i] = value
         out[name] = column
     out["postlens_error"] = errors
+    return out
+
+
+def label_frame(frame: Any, *, text_column: str | None = None, model: PostClassifier | str | None = None,
+                profile: GuidelineProfile = BALANCED) -> Any:
+    """A copy of a pandas ``DataFrame`` with the columns of :func:`label_batch` added.
+
+    The unit of work for engines that hand out pandas partitions::
+
+        ddf.map_partitions(postlens.label_frame)                      # Dask
+        sdf.mapInPandas(lambda frames: map(postlens.label_frame, frames), schema)  # Spark
+    """
+    names = resolve_text_columns([str(c) for c in frame.columns], text_column, "frame")
+    added = label_batch({name: frame[name].tolist() for name in names}, text_column="+".join(names),
+                        model=model, profile=profile)
+    out = frame.copy()
+    for name, values in added.items():
+        out[name] = values
     return out
