@@ -319,3 +319,19 @@ def test_dask_map_partitions_labels_every_row_in_place():
     assert all(pd.isna(errors[i]) for i in (0, 1, 3, 5))
     labelled = out[out["label"].notna()]
     assert ((labelled[[f"p_{label}" for label in LABELS]].sum(axis=1) - 1).abs() < 1e-3).all()
+
+
+def test_output_over_the_input_is_refused(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    _write_csv(src, _rows(3))
+    before = src.read_bytes()
+    assert main(["label", str(src), "-o", str(src)]) == 2
+    assert "is the input" in capsys.readouterr().err and src.read_bytes() == before
+
+
+def test_label_batch_and_frame_reject_what_they_cannot_read():
+    with pytest.raises(ArchiveError, match="no text column"):
+        postlens.label_batch({"id": [1, 2]})
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(ArchiveError, match="did you mean 'text'"):
+        postlens.label_frame(pd.DataFrame({"text": ["a"]}), text_column="txt")

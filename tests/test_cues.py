@@ -67,7 +67,7 @@ def test_matcher_agrees_with_plain_reading():
 
 def test_matches_point_at_the_phrase_in_the_post():
     docs = ["限时5折！新品上市，点击链接立即抢购 ¥99", "@user Sorry about the delay, please DM us. ^JM"]
-    enc = ngrams.encode(docs)
+    enc = ngrams.encode(docs, positions=True)
     m = match_cues(enc)
     found = {(int(r), CUES[c].id, docs[r][enc.source[s]:enc.source[e]]) for r, c, s, e in zip(m.row, m.cue, m.start, m.end)}
     assert (0, "discount", "5折") in found

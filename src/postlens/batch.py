@@ -241,6 +241,8 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
     fmt = output_format(out)
     if out.exists() and out.is_dir():
         raise ArchiveError(f"{out}: is a directory")
+    if str(source) != "-" and out.exists() and out.resolve() == Path(source).resolve():
+        raise ArchiveError(f"{out}: is the input; write the labelled rows to another file")
     parts_dir = out.with_name(out.name + ".parts")
     manifest_path = parts_dir / "manifest.json"
     identity = {**(_fingerprint(Path(source)) if archive.total_bytes is not None or Path(source).is_dir() else {}),

@@ -562,7 +562,7 @@ def strip_cue_phrases(docs: Sequence[str]) -> list[str]:
     Training adds such copies of its posts so the model also learns what real posts say
     around the obvious phrases; many real posts never use them.
     """
-    enc = ngrams.encode(docs)
+    enc = ngrams.encode(docs, positions=True)
     m = match_cues(enc)
     wording = ~np.array([cue.shape for cue in CUES])[m.cue]
     out = list(docs)

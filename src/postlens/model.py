@@ -206,7 +206,7 @@ class PostClassifier(Estimator):
         """
         c = int(np.searchsorted(self.classes_, label))
         feats, w, n = self.features_, self._weights, self.features_.n_features
-        enc = ngrams.encode([doc])
+        enc = ngrams.encode([doc], positions=True)
         char, word, cue = feats.blocks([doc], enc)
         aligned = bool((enc.source >= 0).all())
         shown = doc if aligned else ngrams.feature_text(doc)

@@ -84,7 +84,8 @@ class Encoded:
         stop: for each position, where its post ends (the index of the 0 after it).
         room: for each position, how many characters of its post start there (``stop - position``).
         prefix: polynomial prefix hashes, ``len(cp) + 1`` of them.
-        source: for each position, its index in the post's normalised text (``-1`` if unknown).
+        source: for each position, its index in the post's normalised text (``-1`` if unknown;
+            ``None`` unless encoded with ``positions=True``).
     """
 
     cp: np.ndarray
@@ -93,7 +94,7 @@ class Encoded:
     stop: np.ndarray
     room: np.ndarray
     prefix: np.ndarray
-    source: np.ndarray
+    source: np.ndarray | None
 
     @property
     def n_posts(self) -> int:
@@ -104,8 +105,12 @@ class Encoded:
         return np.diff(np.append(self.starts, len(self.cp))) - 1
 
 
-def encode(docs: Sequence[str]) -> Encoded:
-    """Encode normalised posts as one batch (see the module docstring for the feature text)."""
+def encode(docs: Sequence[str], positions: bool = False) -> Encoded:
+    """Encode normalised posts as one batch (see the module docstring for the feature text).
+
+    ``positions=True`` also maps every code point back to its place in its post (``source``),
+    which explanations need and labelling does not.
+    """
     joined = "\x00".join(docs) + "\x00"
     lowered = joined.lower().replace("<url>", "     ")
     cp = np.frombuffer(lowered.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
@@ -119,10 +124,11 @@ def encode(docs: Sequence[str]) -> Encoded:
     ends = np.flatnonzero(sep)
     starts = np.concatenate(([0], ends[:-1] + 1))
     row = (np.cumsum(sep) - sep).astype(np.int64)  # the separator still belongs to its post
-    if len(lowered) == len(joined):
+    source = None
+    if positions and len(lowered) == len(joined):
         offsets = np.concatenate(([0], np.cumsum([len(d) + 1 for d in docs])[:-1]))
         source = kept - offsets[row]
-    else:  # lower-casing changed the length (e.g. "İ"): positions no longer map back
+    elif positions:  # lower-casing changed the length (e.g. "İ"): positions no longer map back
         source = np.full(len(cp), -1, dtype=np.int64)
     pw, _ = _powers(len(cp) + 1)
     prefix = np.zeros(len(cp) + 1, dtype=_U64)
@@ -183,7 +189,7 @@ def tokens(enc: Encoded, symbols: bool = True) -> tuple[np.ndarray, np.ndarray]:
     cls[(cp >= 0x20000) & (cp <= 0x3FFFF)] = 3  # rarer Han characters
     han = cls == 3
     word = (cls == 1) | han
-    apos = np.isin(cp, _APOSTROPHES)
+    apos = (cp == _APOSTROPHES[0]) | (cp == _APOSTROPHES[1])
     if apos.any():
         word |= apos & np.concatenate(([False], word[:-1])) & np.concatenate((word[1:], [False]))
     alone = (cls == 2) & ~word & symbols
