@@ -335,3 +335,30 @@ def test_label_batch_and_frame_reject_what_they_cannot_read():
     pd = pytest.importorskip("pandas")
     with pytest.raises(ArchiveError, match="did you mean 'text'"):
         postlens.label_frame(pd.DataFrame({"text": ["a"]}), text_column="txt")
+
+
+def test_wrong_kinds_of_input_are_type_errors(tmp_path):
+    with pytest.raises(TypeError, match="binary stream"):
+        postlens.label_archive(123)
+    with pytest.raises(TypeError, match="binary stream"):
+        postlens.label_archive(open(tmp_path / "t.txt", "w+", encoding="utf-8"))
+    with pytest.raises(TypeError, match="dict of lists"):
+        postlens.label_batch("限时5折")
+    with pytest.raises(TypeError, match="DataFrame"):
+        postlens.label_frame(["a", "b"])
+    (tmp_path / "plain_dir").mkdir()
+    with pytest.raises(ArchiveError, match="not a dataset"):
+        postlens.label_archive(tmp_path / "plain_dir")
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ArchiveError, match="not a readable Parquet"):
+        postlens.label_archive(tmp_path / "bad.parquet")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(ArchiveError, match="empty"):
+        postlens.label_archive(tmp_path / "empty.csv")
+
+
+def test_empty_jsonl_gives_an_empty_output(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("\n\n", encoding="utf-8")
+    summary = postlens.label_file(tmp_path / "empty.jsonl", tmp_path / "out.jsonl", jobs=1)
+    assert (summary.rows_read, summary.labelled, summary.rejected) == (0, 0, 0)
+    assert (tmp_path / "out.jsonl").read_text(encoding="utf-8") == ""

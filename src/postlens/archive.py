@@ -346,6 +346,8 @@ def open_archive(source: str | os.PathLike | BinaryIO, *, text_column: str | Non
     except LookupError:
         raise ArchiveError(f"unknown encoding {encoding!r}") from None
     if not isinstance(source, (str, os.PathLike)):
+        if not hasattr(source, "read") or isinstance(source, io.TextIOBase):
+            raise TypeError(f"an archive is a path, '-' for stdin, or a binary stream, not {type(source).__name__}")
         return _open_stream(source, "<stream>", text_column, encoding)
     if str(source) == "-":
         return _open_stream(sys.stdin.buffer, "<stdin>", text_column, encoding)

@@ -419,6 +419,8 @@ def label_batch(batch: dict[str, list], *, text_column: str | None = None, model
     ``language``) plus ``postlens_error``: ``None``, or why that row has no label (its other
     added columns are then ``None``), so no row is dropped or shifted.
     """
+    if not (hasattr(batch, "keys") and hasattr(batch, "__getitem__")) or isinstance(batch, (str, bytes)):
+        raise TypeError("label_batch takes a batch of columns: a dict of lists (use map(..., batched=True))")
     model = _model_of(model)
     labels = [str(c) for c in model.classes_]
     archive = Archive("batch", "dataset-batch", text_column=None)
@@ -452,6 +454,8 @@ def label_frame(frame: Any, *, text_column: str | None = None, model: PostClassi
         ddf.map_partitions(postlens.label_frame)                      # Dask
         sdf.mapInPandas(lambda frames: map(postlens.label_frame, frames), schema)  # Spark
     """
+    if not (hasattr(frame, "columns") and hasattr(frame, "copy")):
+        raise TypeError(f"label_frame takes a pandas DataFrame, not {type(frame).__name__}")
     names = resolve_text_columns([str(c) for c in frame.columns], text_column, "frame")
     added = label_batch({name: frame[name].tolist() for name in names}, text_column="+".join(names),
                         model=model, profile=profile)
