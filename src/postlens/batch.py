@@ -376,6 +376,7 @@ def _progress(archive: Archive, enabled: bool, done: int):
         return None
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked after the bar starts
     if archive.total_rows is not None:
         return tqdm(total=archive.total_rows, initial=done, unit=" rows", unit_scale=True, file=sys.stderr,
                     desc="labelling", dynamic_ncols=True)
