@@ -128,3 +128,22 @@ def test_two_label_model_gives_two_probabilities():
     proba = model.predict_proba(["今日特价，立即抢购", "please DM us your order number"])
     assert proba.shape == (2, 2) and np.allclose(proba.sum(axis=1), 1)
     assert list(model.predict(["今日特价，立即抢购", "please DM us your order number"])) == ["hard_ad", "service"]
+
+
+def test_training_and_labelling_build_the_same_features(model):
+    """The features training fits on (counts, then weigh) equal what labelling computes, and the
+    labelling shortcut (scores without a feature matrix) equals the matrix product."""
+    from postlens.text import normalize_many
+
+    rows = [json.loads(line) for f in sorted(CORPUS.glob("*.jsonl"))[::7]
+            for line in f.read_text(encoding="utf-8").splitlines()[:20]]
+    docs = normalize_many([r["text"] for r in rows] + ["9", "😂", "a b"])
+    feats = model.features_
+    trained = feats.weigh(feats.counts(docs))
+    labelled = feats.transform(docs)
+    trained.sum_duplicates()
+    labelled.sum_duplicates()
+    assert abs(trained - labelled).max() < 1e-6
+    direct = model.decision_function_normalized(docs)
+    via_matrix = np.asarray(labelled @ model._weights) + model.intercept_
+    assert np.abs(direct - via_matrix).max() < 1e-4
