@@ -125,13 +125,10 @@ class PostClassifier(Estimator):
             return feats, lin
 
         # Out-of-fold margins (IDF refitted per fold, as at prediction time) for the temperature.
-        from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-        grouped = groups is not None and len(set(groups)) >= 2 * self.calibration_folds
-        folds = (StratifiedGroupKFold if grouped else StratifiedKFold)(
-            self.calibration_folds, shuffle=True, random_state=self.random_state)
+        fold = _calibration_folds(y_idx, groups, self.calibration_folds, self.random_state)
         oof = np.zeros((len(docs), len(self.classes_)))
-        for train, held in folds.split(docs, y_idx, groups if grouped else None):
+        for k in range(self.calibration_folds):
+            train, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
             feats, lin = fit_on(train)
             margins = lin.decision_function(feats.weigh(tuple(block[held] for block in counts)))
             oof[held] = np.column_stack([-margins, margins]) if margins.ndim == 1 else margins
@@ -349,6 +346,32 @@ def _word_bounds(cp: np.ndarray, start: int, end: int) -> tuple[int, int]:
     while end < len(cp) and inside(end) and inside(end - 1):
         end += 1
     return start, end
+
+
+def _calibration_folds(y: np.ndarray, groups: Sequence[str] | None, k: int, seed: int) -> np.ndarray:
+    """The calibration fold (0 .. k-1) of each post.
+
+    Whole groups (e.g. files, each written by one writer) go to one fold when there are at least
+    ``2 * k`` of them; otherwise each post is its own group. Groups are ordered by a stable hash
+    of the seed and their name, then dealt round-robin within each label (a group counts under
+    its most common label), so every fold holds every label. No library's random generator is
+    involved, so the folds, and the model, are the same with any numpy or scikit-learn version.
+    """
+    if groups is None or len(set(groups)) < 2 * k:
+        groups = [str(i) for i in range(len(y))]
+    members: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(str(g), []).append(i)
+    def stable(name: str) -> bytes:
+        return hashlib.sha256(f"{seed}:{name}".encode("utf-8")).digest()
+    by_label: dict[int, list[str]] = {}
+    for name, idx in members.items():
+        by_label.setdefault(int(np.bincount(y[idx]).argmax()), []).append(name)
+    fold = np.zeros(len(y), dtype=np.int64)
+    for label in sorted(by_label):
+        for n, name in enumerate(sorted(by_label[label], key=stable)):
+            fold[members[name]] = n % k
+    return fold
 
 
 def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
