@@ -355,7 +355,7 @@ def _calibration_folds(y: np.ndarray, groups: Sequence[str] | None, k: int, seed
     ``2 * k`` of them; otherwise each post is its own group. Groups are ordered by a stable hash
     of the seed and their name, then dealt round-robin within each label (a group counts under
     its most common label), so every fold holds every label. No library's random generator is
-    involved, so the folds, and the model, are the same with any numpy or scikit-learn version.
+    involved, so the folds do not change with the numpy or scikit-learn version.
     """
     if groups is None or len(set(groups)) < 2 * k:
         groups = [str(i) for i in range(len(y))]
