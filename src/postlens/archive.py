@@ -226,11 +226,11 @@ class Archive:
                     line = line[3:]
             yield line
 
-    def _open_csv(self) -> None:
+    def _open_csv(self, delimiter: str) -> None:
         """Read the header line now, so a bad text column is reported before any work starts."""
         encoding = self._encoding
         lines = (line.decode(encoding, "surrogateescape") for line in self._lines())
-        self._csv_delimiter = "\t" if self.format == "tsv" else self._delimiter
+        self._csv_delimiter = delimiter
         self._reader = csv.reader(lines, delimiter=self._csv_delimiter)
         try:
             header = next(self._reader)
@@ -307,10 +307,6 @@ class Archive:
                 number += 1
                 yield number, None, record
 
-    @property
-    def _delimiter(self) -> str:
-        return getattr(self, "_sniffed", ",")
-
 
 def _encodable(text: str) -> bool:
     """False if ``text`` holds bytes that did not decode (kept as lone surrogates)."""
@@ -384,10 +380,8 @@ def _open_stream(stream: BinaryIO, name: str, text_column: str | None, encoding:
         first = head.lstrip(codecs.BOM_UTF8).lstrip()
         fmt = "jsonl" if first.startswith(b"{") or not first else "csv"
     archive = Archive(name, fmt, text_column=text_column, encoding=encoding, stream=buffered)
-    if fmt == "csv":
-        archive._sniffed = _sniff(head.lstrip(codecs.BOM_UTF8), encoding)
     if fmt in ("csv", "tsv"):
-        archive._open_csv()
+        archive._open_csv("\t" if fmt == "tsv" else _sniff(head.lstrip(codecs.BOM_UTF8), encoding))
     else:  # JSONL: take the columns from the first line if it is a complete record
         first = next((line for line in head.split(b"\n")[:-1] if line.strip()), b"")
         try:
