@@ -362,3 +362,15 @@ def test_empty_jsonl_gives_an_empty_output(tmp_path):
     summary = postlens.label_file(tmp_path / "empty.jsonl", tmp_path / "out.jsonl", jobs=1)
     assert (summary.rows_read, summary.labelled, summary.rejected) == (0, 0, 0)
     assert (tmp_path / "out.jsonl").read_text(encoding="utf-8") == ""
+
+
+def test_nested_values_pass_through(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"text": POSTS[0], "tags": ["sale", "新品"], "meta": {"reads": 5}, "score": 1.5},
+                              ensure_ascii=False) + "\n", encoding="utf-8")
+    postlens.label_file(src, tmp_path / "out.jsonl", jobs=1)
+    row = _read_jsonl(tmp_path / "out.jsonl")[0]
+    assert (row["tags"], row["meta"], row["score"], row["label"]) == (["sale", "新品"], {"reads": 5}, 1.5, "hard_ad")
+    postlens.label_file(src, tmp_path / "out.csv", jobs=1)
+    cell = _read_csv(tmp_path / "out.csv")[0]
+    assert json.loads(cell["tags"]) == ["sale", "新品"] and json.loads(cell["meta"]) == {"reads": 5}

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Sequence
 
+import orjson
+
 __all__ = ["Archive", "ArchiveError", "Chunk", "Rejected", "open_archive", "output_format", "RecordWriter",
            "join_parts", "resolve_text_columns", "TEXT_COLUMNS"]
 
@@ -272,10 +274,23 @@ class Archive:
 
     def _jsonl_rows(self) -> Iterator[tuple[int, int | None, Any]]:
         number = 0
+        utf8 = codecs.lookup(self._encoding).name == "utf-8"
         for line_no, line in enumerate(self._lines(), 1):
             if not line.strip():
                 continue
             number += 1
+            if utf8:  # the fast parser reads UTF-8 bytes; anything it refuses takes the path below for the reason
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    pass
+                else:
+                    if isinstance(record, dict):
+                        if not self.columns:
+                            self.columns = list(record)
+                            self.text_columns = resolve_text_columns(self.columns, self._text_column, self.name)
+                        yield number, line_no, record
+                        continue
             try:
                 text = line.decode(self._encoding)
             except UnicodeDecodeError as exc:
@@ -411,6 +426,12 @@ def _open_dataset(path: Path, text_column: str | None) -> Archive:
 
 # ---- writing ------------------------------------------------------------------------------------
 _NESTED = (list, tuple, dict)
+_ORJSON = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def jsonl_line(record: dict) -> bytes:
+    """One JSONL line (UTF-8, newline included); what JSON cannot hold natively is written as text."""
+    return orjson.dumps(record, default=str, option=_ORJSON)
 
 
 def _cell(value: object) -> object:
@@ -444,7 +465,7 @@ class RecordWriter:
             if header:
                 self._csv.writerow(self.columns)
         elif fmt == "jsonl":
-            self._file = open(self.path, "w", encoding="utf-8")
+            self._file = open(self.path, "wb")
 
     def write(self, records: Sequence[dict]) -> None:
         if self.format in ("csv", "tsv"):
@@ -456,7 +477,7 @@ class RecordWriter:
                 rows = [[_cell(v) for v in row] for row in rows]
             self._csv.writerows(rows)
         elif self.format == "jsonl":
-            self._file.writelines(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records)
+            self._file.writelines(map(jsonl_line, records))
         elif records:
             self._write_parquet(records)
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import ngrams
 from .archive import Archive, ArchiveError, Chunk, Rejected, open_archive, output_format, resolve_text_columns
-from .archive import RecordWriter, join_parts
+from .archive import RecordWriter, join_parts, jsonl_line
 from .guidelines import BALANCED, GuidelineProfile
 from .model import PostClassifier
 from .text import languages, normalize_many
@@ -323,10 +323,8 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
             part["writer"].write(_merge(chunk, added, names))
             if chunk.rejected:
                 if part["errors"] is None:
-                    part["errors"] = open(parts_dir / (part["name"].rsplit(".", 1)[0] + ".errors.jsonl.tmp"), "w",
-                                          encoding="utf-8")
-                part["errors"].writelines(json.dumps(r.to_dict(), ensure_ascii=False, default=str) + "\n"
-                                          for r in chunk.rejected)
+                    part["errors"] = open(parts_dir / (part["name"].rsplit(".", 1)[0] + ".errors.jsonl.tmp"), "wb")
+                part["errors"].writelines(jsonl_line(r.to_dict()) for r in chunk.rejected)
             part["rows"] += chunk.n_rows
             part["labelled"] += len(chunk.records)
             part["rejected"] += len(chunk.rejected)
@@ -386,6 +384,17 @@ def _progress(archive: Archive, enabled: bool, done: int):
     return tqdm(unit=" rows", unit_scale=True, file=sys.stderr, desc="labelling", dynamic_ncols=True)
 
 
+def _write_lines(stream: Any, lines: Iterator[bytes]) -> None:
+    """Write UTF-8 lines to a text stream, through its byte buffer when it has one."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        stream.flush()
+        buffer.writelines(lines)
+        buffer.flush()
+    else:  # e.g. a notebook's output stream
+        stream.writelines(line.decode("utf-8") for line in lines)
+
+
 def _label_to_stdout(archive: Archive, model: PostClassifier, profile: GuidelineProfile, jobs: int,
                      labels: list[str], started: float, progress: bool) -> LabelSummary:
     bar = _progress(archive, progress, 0)
@@ -394,9 +403,8 @@ def _label_to_stdout(archive: Archive, model: PostClassifier, profile: Guideline
     try:
         for chunk, added in _labelled_chunks(archive, model, profile, jobs):
             names = _added_names(archive, labels)
-            out.writelines(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in _merge(chunk, added, names))
-            for r in chunk.rejected:
-                print(json.dumps({"rejected": r.to_dict()}, ensure_ascii=False, default=str), file=sys.stderr)
+            _write_lines(out, map(jsonl_line, _merge(chunk, added, names)))
+            _write_lines(sys.stderr, (jsonl_line({"rejected": r.to_dict()}) for r in chunk.rejected))
             read, labelled, rejected = read + chunk.n_rows, labelled + len(chunk.records), rejected + len(chunk.rejected)
             if bar is not None:
                 bar.update(chunk.n_rows if archive.total_rows is not None or archive.total_bytes is None
