@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, partial
 from importlib import resources
 from pathlib import Path
-from typing import Union
+from typing import NamedTuple, Union
 
 import numpy as np
 
@@ -107,25 +107,41 @@ def _model(model: PostClassifier | None) -> PostClassifier:
     return _default
 
 
-def _scores(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile) -> list[PostScore]:
+class _Batch(NamedTuple):
+    """What labelling a batch of posts gives, as arrays (shared by score_many and batch labelling)."""
+
+    docs: list[str]
+    labels: list[str]  #: the model's label ids, in column order
+    best: np.ndarray  #: column of each post's label
+    proba: np.ndarray
+    values: np.ndarray  #: user value of each post
+    uncertain: np.ndarray
+    languages: list[str]
+
+
+def _label(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile) -> _Batch:
     docs = normalize_many(texts)
     enc = ngrams.encode(docs)
     proba = model.predict_proba_normalized(docs, enc)
     labels = [str(c) for c in model.classes_]
     best = proba.argmax(axis=1)
-    values = profile.values_of(labels, proba)
-    uncertain = proba[np.arange(len(docs)), best] < model.uncertain_below
+    return _Batch(docs, labels, best, proba, profile.values_of(labels, proba),
+                  proba[np.arange(len(docs)), best] < model.uncertain_below, languages(enc))
+
+
+def _scores(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile) -> list[PostScore]:
+    b = _label(model, texts, profile)
     return [
         PostScore(
-            label=labels[b],
-            probabilities=dict(zip(labels, row)),
+            label=b.labels[best],
+            probabilities=dict(zip(b.labels, row)),
             user_value=value,
             uncertain=flag,
             language=language,
-            _explain=partial(model.explain, doc, labels[b]),
+            _explain=partial(model.explain, doc, b.labels[best]),
         )
-        for doc, b, row, value, flag, language in zip(docs, best.tolist(), proba.tolist(), values.tolist(),
-                                                      uncertain.tolist(), languages(enc))
+        for doc, best, row, value, flag, language in zip(b.docs, b.best.tolist(), b.proba.tolist(), b.values.tolist(),
+                                                         b.uncertain.tolist(), b.languages)
     ]
 
 

@@ -28,12 +28,11 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from . import ngrams
+from .api import _label, _model, load_model
 from .archive import Archive, ArchiveError, Chunk, Rejected, open_archive, output_format, resolve_text_columns
 from .archive import RecordWriter, join_parts, jsonl_line
 from .guidelines import BALANCED, GuidelineProfile
 from .model import PostClassifier
-from .text import languages, normalize_many
 
 __all__ = ["label_archive", "label_file", "label_batch", "label_frame", "LabelledArchive", "LabelSummary",
            "added_columns"]
@@ -49,18 +48,14 @@ def added_columns(labels: Sequence[str]) -> list[str]:
 
 def _label_texts(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile) -> dict[str, list]:
     """The added columns for ``texts`` (all usable posts), as lists."""
-    docs = normalize_many(texts)
-    enc = ngrams.encode(docs)
-    proba = model.predict_proba_normalized(docs, enc)
-    labels = [str(c) for c in model.classes_]
-    best = proba.argmax(axis=1)
-    out: dict[str, list] = {"label": np.array(labels, dtype=object)[best].tolist()}
-    rounded = np.round(proba.astype(np.float64), 4)
-    for j, label in enumerate(labels):
+    b = _label(model, texts, profile)
+    out: dict[str, list] = {"label": np.array(b.labels, dtype=object)[b.best].tolist()}
+    rounded = np.round(b.proba.astype(np.float64), 4)
+    for j, label in enumerate(b.labels):
         out[f"p_{label}"] = rounded[:, j].tolist()
-    out["user_value"] = profile.values_of(labels, proba).tolist()
-    out["uncertain"] = (proba[np.arange(len(docs)), best] < model.uncertain_below).tolist()
-    out["language"] = languages(enc)
+    out["user_value"] = b.values.tolist()
+    out["uncertain"] = b.uncertain.tolist()
+    out["language"] = b.languages
     return out
 
 
@@ -153,8 +148,6 @@ class LabelledArchive:
 
 
 def _model_of(model: PostClassifier | str | os.PathLike | None) -> PostClassifier:
-    from .api import _model, load_model
-
     if isinstance(model, (str, os.PathLike)):
         return load_model(model)
     return _model(model)

@@ -361,6 +361,14 @@ class CueMatches:
         return flat.reshape(n_posts, len(CUES)).astype(np.float32)
 
 
+_SLOTS = 1 << 20  #: size of the bit tables that rule out most spans before an exact look-up
+
+
+def _slot(keys: np.ndarray) -> np.ndarray:
+    """Position of 64-bit keys in a table of :data:`_SLOTS` (their top 20 bits)."""
+    return (keys >> np.uint64(44)).astype(np.intp)
+
+
 class _Lexicon:
     """Every cue phrase as a 64-bit key, so a batch's spans are looked up all at once."""
 
@@ -369,8 +377,8 @@ class _Lexicon:
         owners: list[int] = []
         heads: list[int] = []  # the first two characters of the longer character phrases
         prefix_phrases: list = []
-        self.char_lengths: set[int] = set()
-        self.char_start_lengths: set[int] = set()
+        char_lengths: set[int] = set()
+        char_start_lengths: set[int] = set()
         self.word_sizes: set[int] = set()
         self.word_start_sizes: set[int] = set()
         prefixes: set[tuple[int, bool, int]] = set()  # (words, at start, length of the last one)
@@ -383,7 +391,7 @@ class _Lexicon:
                     raise ValueError(f"cue {cue.id!r}: phrase {phrase!r} is only a number; "
                                      "the feature text writes every number as 0, so it would match any number")
                 h = ngrams.span_hash(enc, np.array([0]), length)
-                (self.char_start_lengths if at_start else self.char_lengths).add(int(length))
+                (char_start_lengths if at_start else char_lengths).add(int(length))
                 if length >= 2 and not at_start:
                     heads.append(int(ngrams.salted(ngrams.span_hash(enc, np.array([0]), 2), _HEAD)[0]))
                 keys.append(int(ngrams.salted(h, (_CHAR_START if at_start else _CHAR) + length)[0]))
@@ -411,35 +419,35 @@ class _Lexicon:
         self.max_words = max([n for n, _, _ in prefixes] + list(self.word_sizes | self.word_start_sizes))
         self.prefixes = {(n, s): np.array(sorted(length for m, t, length in prefixes if (m, t) == (n, s)))
                          for n, s, _ in sorted(prefixes)}
-        self.char_lengths = np.array(sorted(self.char_lengths - {1}), dtype=np.int64)
+        self.char_lengths = np.array(sorted(char_lengths - {1}), dtype=np.int64)
+        self.char_start_lengths = np.array(sorted(char_start_lengths), dtype=np.int64)
         # A token can end a prefix phrase only if what comes before (the words before it, or for
         # one-word phrases its first few letters) starts some phrase: look those up first.
-        self.prefix_heads = {group: np.zeros(1 << 16, dtype=bool) for group in self.prefixes}
+        self.prefix_heads = {group: np.zeros(_SLOTS, dtype=bool) for group in self.prefixes}
         self.prefix_head_length = {(n, s): int(lengths.min()) for (n, s), lengths in self.prefixes.items() if n == 1}
         for n, at_start, enc, starts, before in prefix_phrases:
             if n == 1:
                 before = ngrams.span_hash(enc, starts[:1], self.prefix_head_length[(n, at_start)])
             key = ngrams.salted(before, _PREFIX_HEAD + n)
-            self.prefix_heads[(n, at_start)][(key >> np.uint64(48)).astype(np.int64)] = True
-        self.char_start_lengths = np.array(sorted(self.char_start_lengths), dtype=np.int64)
+            self.prefix_heads[(n, at_start)][_slot(key)] = True
         order = np.argsort(np.array(keys, dtype=np.uint64), kind="stable")
         sorted_keys = np.array(keys, dtype=np.uint64)[order]
         self.keys, first = np.unique(sorted_keys, return_index=True)
         self.offsets = np.append(first, len(sorted_keys))
         self.owners = np.array(owners, dtype=np.int64)[order]
-        self.bloom = np.zeros(1 << 20, dtype=bool)
-        self.bloom[(self.keys >> np.uint64(44)).astype(np.int64)] = True
+        self.bloom = np.zeros(_SLOTS, dtype=bool)
+        self.bloom[_slot(self.keys)] = True
         self.singles = np.zeros(0x20000, dtype=bool)  # one-character phrases (emoji included)
         for cue in cues:
             for phrase in cue.chars:
                 if len(phrase) == 1 and ord(phrase) < len(self.singles) - 1:
                     self.singles[ord(phrase)] = True
-        self.heads = np.zeros(1 << 20, dtype=bool)
-        self.heads[(np.array(heads, dtype=np.uint64) >> np.uint64(44)).astype(np.int64)] = True
+        self.heads = np.zeros(_SLOTS, dtype=bool)
+        self.heads[_slot(np.array(heads, dtype=np.uint64))] = True
 
     def look_up(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(i, cue)`` for every ``keys[i]`` that is a cue phrase (one pair per cue it belongs to)."""
-        cand = np.flatnonzero(self.bloom[(keys >> np.uint64(44)).astype(np.int64)])
+        cand = np.flatnonzero(self.bloom[_slot(keys)])
         if len(cand) == 0:
             return cand, cand
         pos = np.searchsorted(self.keys, keys[cand])
@@ -488,14 +496,14 @@ def match_cues(enc: Encoded) -> CueMatches:
     def grid(at: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every (position, length) pair whose span stays inside its post."""
         at, n = np.repeat(at, len(lengths)), np.tile(lengths, len(at))
-        ok = at + n <= enc.stop[at]
+        ok = enc.room[at] >= n
         return at[ok], n[ok]
 
     # Character phrases: single characters by table, longer ones where a phrase's first two are.
     at = np.flatnonzero(lex.singles[np.minimum(enc.cp, len(lex.singles) - 1)])
     spans.append((at, at + 1, ngrams.salted(enc.cp[at].astype(np.uint64), _CHAR + 1)))
     heads = ngrams.salted(ngrams.window_hashes(enc, 2), _HEAD)
-    spans_of(*grid(np.flatnonzero(lex.heads[(heads >> np.uint64(44)).astype(np.int64)]), lex.char_lengths), _CHAR)
+    spans_of(*grid(np.flatnonzero(lex.heads[_slot(heads)]), lex.char_lengths), _CHAR)
     spans_of(*grid(enc.starts, lex.char_start_lengths), _CHAR_START)
 
     # Word phrases: hashes of runs of 1, 2, ... tokens inside one post.
@@ -527,7 +535,7 @@ def match_cues(enc: Encoded) -> CueMatches:
             before = ngrams.span_hash(enc, tok_start[i], head_length)
         else:
             before = runs[n - 1][i]
-        i = i[lex.prefix_heads[(n, at_start)][(ngrams.salted(before, _PREFIX_HEAD + n) >> np.uint64(48)).astype(np.int64)]]
+        i = i[lex.prefix_heads[(n, at_start)][_slot(ngrams.salted(before, _PREFIX_HEAD + n))]]
         i, length = np.repeat(i, len(lengths)), np.tile(lengths, len(i))
         last = i + n - 1
         ok = tok_end[last] - tok_start[last] >= length
@@ -566,7 +574,7 @@ def strip_cue_phrases(docs: Sequence[str]) -> list[str]:
     m = match_cues(enc)
     wording = ~np.array([cue.shape for cue in CUES])[m.cue]
     out = list(docs)
-    if len(m.row) == 0 or (enc.source < 0).any():
+    if len(m.row) == 0:
         return out
     row, start, end = m.row[wording], enc.source[m.start[wording]], enc.source[m.end[wording]]
     order = np.lexsort((start, row))

@@ -57,11 +57,15 @@ class _HashedNgrams(Estimator):
     def grams(self, enc: Encoded) -> Grams:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def occurrences(self, enc: Encoded) -> sp.csr_matrix:
+        """One entry of 1 per n-gram occurrence (repeats not summed; products are the same)."""
+        col, per_post = self.columns(enc)
+        return sp.csr_matrix((np.ones(len(col), dtype=np.float32), col, np.concatenate(([0], np.cumsum(per_post)))),
+                             shape=(enc.n_posts, self.n_features))
+
     def counts(self, enc: Encoded) -> sp.csr_matrix:
         """Raw hashed n-gram counts (stateless), repeats summed."""
-        row, col, _, _ = self.grams(enc)
-        x = sp.csr_matrix((np.ones(len(row), dtype=np.float32), col, _indptr(row, enc.n_posts)),
-                          shape=(enc.n_posts, self.n_features))
+        x = self.occurrences(enc)
         x.sum_duplicates()
         return x
 
@@ -88,18 +92,8 @@ class _HashedNgrams(Estimator):
         return x
 
     def weighted(self, enc: Encoded) -> sp.csr_matrix:
-        """Same values as ``weigh(counts(enc))`` without summing repeats (the labelling hot path).
-
-        The matrix may hold one entry per occurrence of an n-gram; products with it are the same.
-        """
-        col, per_post = self.columns(enc)
-        row = np.repeat(np.arange(enc.n_posts), per_post)
-        idf = self.idf_[col]
-        norm2 = np.bincount(row, weights=idf * idf, minlength=enc.n_posts)
-        scale = np.zeros(enc.n_posts, dtype=np.float32)
-        scale[norm2 > 0] = 1.0 / np.sqrt(norm2[norm2 > 0])
-        indptr = np.concatenate(([0], np.cumsum(per_post)))
-        return sp.csr_matrix((idf * scale[row], col, indptr), shape=(enc.n_posts, self.n_features))
+        """``weigh(counts(enc))`` without summing repeats first (one entry per occurrence)."""
+        return self.weigh(self.occurrences(enc))
 
     def columns(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
         """Column of every n-gram of the batch, in row order, and how many each post has."""
@@ -112,10 +106,7 @@ class _HashedNgrams(Estimator):
                                    dtype=np.float32)
 
     def scores(self, enc: Encoded, table: np.ndarray) -> np.ndarray:
-        """``weighted(enc) @ weights`` for ``table = self.table(weights)``, without building the matrix.
-
-        One gather per n-gram and one sum per post: the labelling hot path.
-        """
+        """``weighted(enc) @ weights`` for ``table = self.table(weights)``, without building the matrix."""
         col, per_post = self.columns(enc)
         sums = np.zeros((enc.n_posts, table.shape[1]), dtype=np.float32)
         starts = np.concatenate(([0], np.cumsum(per_post)[:-1]))
@@ -133,10 +124,6 @@ class _HashedNgrams(Estimator):
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         return self.weighted(ngrams.encode(texts))
-
-
-def _indptr(row: np.ndarray, n_posts: int) -> np.ndarray:
-    return np.concatenate(([0], np.cumsum(np.bincount(row, minlength=n_posts)))).astype(np.int64)
 
 
 class CharNgrams(_HashedNgrams):
@@ -290,6 +277,19 @@ class PostFeatures(Estimator):
         return (self.char_.weighted(enc) * np.float32(self.char_weight),
                 self.word_.weighted(enc) * np.float32(self.word_weight),
                 cue_values(texts, enc) * np.float32(self.cue_weight))
+
+    def tables(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What :meth:`scores` needs of a (columns × labels) weight matrix, made once per model."""
+        n = self.n_features
+        return self.char_.table(weights[:n]), self.word_.table(weights[n:2 * n]), weights[2 * n:]
+
+    def scores(self, texts: Sequence[str], enc: Encoded, tables: tuple[np.ndarray, ...]) -> np.ndarray:
+        """``transform(texts) @ weights`` for ``tables = self.tables(weights)``, without building the
+        feature matrix: one gather per n-gram and one sum per post (the labelling hot path)."""
+        char, word, cue = tables
+        return (self.char_.scores(enc, char) * np.float32(self.char_weight)
+                + self.word_.scores(enc, word) * np.float32(self.word_weight)
+                + (cue_values(texts, enc) * np.float32(self.cue_weight)) @ cue)
 
     def fit(self, texts: Sequence[str], y: object = None) -> "PostFeatures":
         return self.fit_counts(self.counts(texts))

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from scipy.special import log_softmax, softmax
 
 from . import ngrams
-from .cues import CUES, cue_values, match_cues, strip_cue_phrases
+from .cues import CUES, match_cues, strip_cue_phrases
 from .estimator import Estimator
 from .features import PostFeatures
 from .text import check_text, normalize_many
@@ -152,13 +152,11 @@ class PostClassifier(Estimator):
         return w
 
     @property
-    def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-block look-up tables for :meth:`decision_function_normalized` (made once per model)."""
+    def _tables(self) -> tuple[np.ndarray, ...]:
+        """:meth:`PostFeatures.tables` of the weights, made once per model."""
         tables = self.__dict__.get("_tables_cache")
         if tables is None:
-            w, n = self._weights, self.features_.n_features
-            tables = self.__dict__["_tables_cache"] = (
-                self.features_.char_.table(w[:n]), self.features_.word_.table(w[n:2 * n]), w[2 * n:])
+            tables = self.__dict__["_tables_cache"] = self.features_.tables(self._weights)
         return tables
 
     def transform(self, docs: Sequence[str]) -> sp.csr_matrix:
@@ -171,12 +169,8 @@ class PostClassifier(Estimator):
         ``enc``, if given, is ``ngrams.encode(docs)`` (saves encoding the batch twice). Equal to
         ``transform(docs) @ coef_.T + intercept_``, computed without building the feature matrix.
         """
-        feats = self.features_
         enc = ngrams.encode(docs) if enc is None else enc
-        char_table, word_table, cue_weights = self._tables
-        return (feats.char_.scores(enc, char_table) * np.float32(feats.char_weight)
-                + feats.word_.scores(enc, word_table) * np.float32(feats.word_weight)
-                + (cue_values(docs, enc) * np.float32(feats.cue_weight)) @ cue_weights + self.intercept_)
+        return self.features_.scores(docs, enc, self._tables) + self.intercept_
 
     def predict_proba_normalized(self, docs: Sequence[str], enc: ngrams.Encoded | None = None) -> np.ndarray:
         """Calibrated probabilities for texts that are already normalised."""
@@ -205,12 +199,9 @@ class PostClassifier(Estimator):
         feats, w, n = self.features_, self._weights, self.features_.n_features
         enc = ngrams.encode([doc], positions=True)
         char, word, cue = feats.blocks([doc], enc)
-        aligned = bool((enc.source >= 0).all())
-        shown = doc if aligned else ngrams.feature_text(doc)
 
         def text_of(start: int, end: int) -> str:
-            s, e = (int(enc.source[start]), int(enc.source[end])) if aligned else (start, end)
-            return shown[s:e]
+            return doc[int(enc.source[start]):int(enc.source[end])]
 
         def pushes(block: sp.csr_matrix, cols: np.ndarray) -> np.ndarray:
             rows = w[cols]

@@ -81,17 +81,15 @@ class Encoded:
         cp: code points (int64) of every post's feature text, each post followed by a 0.
         starts: index in ``cp`` where each post starts.
         row: the post each position belongs to.
-        stop: for each position, where its post ends (the index of the 0 after it).
-        room: for each position, how many characters of its post start there (``stop - position``).
+        room: for each position, how many characters of its post start there (up to its 0).
         prefix: polynomial prefix hashes, ``len(cp) + 1`` of them.
-        source: for each position, its index in the post's normalised text (``-1`` if unknown;
-            ``None`` unless encoded with ``positions=True``).
+        source: for each position, its index in the post's normalised text (``None`` unless
+            encoded with ``positions=True``).
     """
 
     cp: np.ndarray
     starts: np.ndarray
     row: np.ndarray
-    stop: np.ndarray
     room: np.ndarray
     prefix: np.ndarray
     source: np.ndarray | None
@@ -112,7 +110,10 @@ def encode(docs: Sequence[str], positions: bool = False) -> Encoded:
     which explanations need and labelling does not.
     """
     joined = "\x00".join(docs) + "\x00"
-    lowered = joined.lower().replace("<url>", "     ")
+    lowered = joined.lower()
+    if len(lowered) != len(joined):  # a few letters lower-case to two ("İ" -> "i̇"): keep those as they are
+        lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in joined)
+    lowered = lowered.replace("<url>", "     ")
     cp = np.frombuffer(lowered.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     cp[cp == _NEWLINE] = SPACE
     digit = (cp >= ZERO) & (cp <= ZERO + 9)
@@ -125,17 +126,14 @@ def encode(docs: Sequence[str], positions: bool = False) -> Encoded:
     starts = np.concatenate(([0], ends[:-1] + 1))
     row = (np.cumsum(sep) - sep).astype(np.int64)  # the separator still belongs to its post
     source = None
-    if positions and len(lowered) == len(joined):
+    if positions:
         offsets = np.concatenate(([0], np.cumsum([len(d) + 1 for d in docs])[:-1]))
         source = kept - offsets[row]
-    elif positions:  # lower-casing changed the length (e.g. "İ"): positions no longer map back
-        source = np.full(len(cp), -1, dtype=np.int64)
     pw, _ = _powers(len(cp) + 1)
     prefix = np.zeros(len(cp) + 1, dtype=_U64)
     with np.errstate(over="ignore"):
         np.cumsum(cp.astype(_U64) * pw[:len(cp)], out=prefix[1:])
-    stop = ends[row]
-    return Encoded(cp, starts, row, stop, (stop - np.arange(len(cp))).astype(np.int32), prefix, source)
+    return Encoded(cp, starts, row, (ends[row] - np.arange(len(cp))).astype(np.int32), prefix, source)
 
 
 def span_hash(enc: Encoded, start: np.ndarray, length: np.ndarray | int) -> np.ndarray:
@@ -165,7 +163,7 @@ def bucket(keys: np.ndarray, bits: int) -> np.ndarray:
 
 def window_hashes(enc: Encoded, n: int) -> np.ndarray:
     """:func:`span_hash` of the ``n`` code points from every position (meaningless where they
-    run past the end of the post: check ``position + n <= enc.stop``)."""
+    run past the end of the post: check ``enc.room[position] >= n``)."""
     size = len(enc.cp)
     out = np.zeros(size, dtype=_U64)
     if size >= n:

@@ -16,9 +16,7 @@ from typing import Iterable, Iterator
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from . import ngrams
 from .model import PostClassifier
-from .text import normalize_many
 
 __all__ = ["PostlensCategorizer", "make_postlens"]
 
@@ -33,8 +31,7 @@ class PostlensCategorizer:
     def _set(self, docs: list[Doc]) -> None:
         usable = [d for d in docs if d.text.strip()]
         if usable:
-            texts = normalize_many([d.text for d in usable])
-            proba = self.model.predict_proba_normalized(texts, ngrams.encode(texts))
+            proba = self.model.predict_proba([d.text for d in usable])
             for doc, row in zip(usable, proba.tolist()):
                 doc.cats = dict(zip(self.labels, row))
         for doc in docs:

@@ -32,12 +32,16 @@ _HTML_BREAK = re.compile(r"<\s*(?:br|/p|/div|/li|/h[1-6]|/section|/tr)\b[^>]*>",
 _HTML_TAG = re.compile(r"<[^<>]*>")
 _SEP = "\uffff"  # joins the posts of a batch (a noncharacter; no pattern here matches or crosses it)
 _URL_END = r"[^\s<>\"'，。！？、）】\uffff]+"
-_URLS = (  # (a part every match contains, in lower case; the pattern), tried in this order
-    ("://", re.compile(r"https?://" + _URL_END, re.I)),
-    ("www.", re.compile(r"www\." + _URL_END, re.I)),
-    ("/", re.compile(r"\b(?:t\.co|bit\.ly|goo\.gl|ow\.ly|tinyurl\.com|dwz\.cn|url\.cn)/" + _URL_END, re.I)),
-    ("[", re.compile(r"\[(?:url|link|链接)\]", re.I)),
-    ("网页链接", re.compile(r"O?网页链接")),
+_SHORT_LINK_HINT = re.compile(r"/(?:(?<=t\.co/)|(?<=bit\.ly/)|(?<=goo\.gl/)|(?<=ow\.ly/)|(?<=tinyurl\.com/)"
+                              r"|(?<=dwz\.cn/)|(?<=url\.cn/))", re.I)
+_URLS = (  # (a part every match contains, in lower case; the pattern; a pattern that picks the posts
+    # to run it on, when one pass over the whole batch would be slow), tried in this order
+    ("://", re.compile(r"https?://" + _URL_END, re.I), None),
+    ("www.", re.compile(r"www\." + _URL_END, re.I), None),
+    ("/", re.compile(r"\b(?:t\.co|bit\.ly|goo\.gl|ow\.ly|tinyurl\.com|dwz\.cn|url\.cn)/" + _URL_END, re.I),
+     _SHORT_LINK_HINT),
+    ("[", re.compile(r"\[(?:url|link|链接)\]", re.I), None),
+    ("网页链接", re.compile(r"O?网页链接"), None),
 )
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _MENTION = re.compile(r"@\[mention\]|@[\w\u4e00-\u9fff\u3400-\u4dbf·\-]{1,30}", re.I)
@@ -47,8 +51,6 @@ _PHONE = re.compile(
     r"|(?<!\d)1[3-9]\d{9}(?!\d)"
 )
 _WEIBO_TOPIC = re.compile(r"#([^#\n\uffff]{1,40})#")
-_SHORT_LINK_HINT = re.compile(r"/(?:(?<=t\.co/)|(?<=bit\.ly/)|(?<=goo\.gl/)|(?<=ow\.ly/)|(?<=tinyurl\.com/)"
-                              r"|(?<=dwz\.cn/)|(?<=url\.cn/))", re.I)
 _PHONE_HINT = re.compile(r"\d{3}[\s.-]?\d{3}")  # a part of every phone number _PHONE finds
 _SPACE = re.compile(r"[ \t\r\f\v]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
@@ -104,22 +106,20 @@ def normalize_many(texts: Sequence[str]) -> list[str]:
     if joined.count(_SEP) != len(posts) - 1:  # a post holds the separator itself: one at a time
         return [normalize_many([t.replace(_SEP, "")])[0] for t in posts]
     joined = _SURROGATES.sub("", joined)
-    html = ("<" in joined or "&" in joined) and _HTML_HINT.search(joined)
-    if html or not unicodedata.is_normalized("NFKC", joined):
+    has_html = ("<" in joined or "&" in joined) and _HTML_HINT.search(joined)
+    if has_html or not unicodedata.is_normalized("NFKC", joined):
         posts = joined.split(_SEP)
-        if html:
+        if has_html:
             posts = [_strip_html(p).replace(_SEP, "") if ("<" in p or "&" in p) and _HTML_HINT.search(p) else p
                      for p in posts]
         posts = [p if unicodedata.is_normalized("NFKC", p) else unicodedata.normalize("NFKC", p) for p in posts]
         joined = _SEP.join(posts)
     joined = _CONTROL.sub(" ", joined)
     lower = joined.lower()
-    for hint, pattern in _URLS:
+    for hint, pattern, posts_with in _URLS:
         if hint in lower:
-            if pattern is _URLS[2][1]:  # short links: only the posts that have one
-                joined = _per_post(joined, _SHORT_LINK_HINT, lambda p: pattern.sub(" <url> ", p))
-            else:
-                joined = pattern.sub(" <url> ", joined)
+            joined = (pattern.sub(" <url> ", joined) if posts_with is None
+                      else _per_post(joined, posts_with, lambda p: pattern.sub(" <url> ", p)))
     phone = _rows_with(joined, _PHONE_HINT)
     out = []
     for i, p in enumerate(joined.split(_SEP)):
