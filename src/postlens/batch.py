@@ -258,7 +258,7 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
         parts_dir.mkdir(parents=True)
         _write_json(manifest_path, {"identity": identity, "state": state})
 
-    names = _added_names_for(archive, labels)
+    names = _added_names(archive, labels)
     bar = _progress(archive, progress, state["rows_done"])
     schema: Any = None
     if fmt == "parquet" and state["parts"]:
@@ -321,9 +321,7 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
             part["rows"] += chunk.n_rows
             part["labelled"] += len(chunk.records)
             part["rejected"] += len(chunk.rejected)
-            if bar is not None:
-                bar.update(chunk.n_rows if archive.total_rows is not None or archive.total_bytes is None
-                           else archive.bytes_read - bar.n)
+            _advance(bar, archive, chunk)
             if part["rows"] >= PART_ROWS:
                 finish_part()
         if part or not state["parts"]:
@@ -357,10 +355,6 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
                         str(out), str(errors_path) if error_parts else None)
 
 
-def _added_names_for(archive: Archive, labels: Sequence[str]) -> list[str]:
-    return _added_names(archive, labels) if archive.columns else added_columns(labels)
-
-
 def _progress(archive: Archive, enabled: bool, done: int):
     """A tqdm bar on stderr (rows with ETA when the row count is known, else bytes of the file)."""
     if not enabled:
@@ -388,6 +382,13 @@ def _write_lines(stream: Any, lines: Iterator[bytes]) -> None:
         stream.writelines(line.decode("utf-8") for line in lines)
 
 
+def _advance(bar: Any, archive: Archive, chunk: Chunk) -> None:
+    """Move the progress bar past ``chunk`` (in rows, or in bytes of the file when that is its unit)."""
+    if bar is not None:
+        bar.update(chunk.n_rows if archive.total_rows is not None or archive.total_bytes is None
+                   else archive.bytes_read - bar.n)
+
+
 def _label_to_stdout(archive: Archive, model: PostClassifier, profile: GuidelineProfile, jobs: int,
                      labels: list[str], started: float, progress: bool) -> LabelSummary:
     bar = _progress(archive, progress, 0)
@@ -399,9 +400,7 @@ def _label_to_stdout(archive: Archive, model: PostClassifier, profile: Guideline
             _write_lines(out, map(jsonl_line, _merge(chunk, added, names)))
             _write_lines(sys.stderr, (jsonl_line({"rejected": r.to_dict()}) for r in chunk.rejected))
             read, labelled, rejected = read + chunk.n_rows, labelled + len(chunk.records), rejected + len(chunk.rejected)
-            if bar is not None:
-                bar.update(chunk.n_rows if archive.total_rows is not None or archive.total_bytes is None
-                           else archive.bytes_read - bar.n)
+            _advance(bar, archive, chunk)
     finally:
         if bar is not None:
             bar.close()
