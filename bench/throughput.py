@@ -8,13 +8,16 @@ training corpus and perturbing each one (numbers changed; an emoji, tag, link or
 or the last word cut; case changed). Then, in one run:
 
 - postlens: `postlens label ARCHIVE.jsonl -o OUT.csv --jobs 1` and `--jobs <all cores>`, end to
-  end (read, normalise, features, predict, write), wall-clock posts/s and the peak RSS of the
-  whole process tree (sampled from /proc every 50 ms, plus each process's own high-water mark);
+  end (read, normalise, features, predict, write), wall-clock posts/s and peak RSS (one job:
+  pinned to one core, its own high-water mark; several: the whole process tree, sampled from
+  /proc every 50 ms);
 - postlens in memory: the labelling hot path alone on a list of the same texts, one core;
 - fastText (`pip install fasttext-numpy2`, a bench-only dependency) trained on the same corpus
   with character n-grams, predicting all label probabilities (k=-1) for the same texts held
   in memory, one thread;
-- macro-F1 of both on ../shared/eval/dev.jsonl if it is there.
+- macro-F1 of both on ../shared/eval/dev.jsonl if it is there;
+- the ratio again from ``--repeats`` alternating pairs (label end to end, then fastText) on the first
+  100,000 posts, every single-threaded run pinned to the same core: the median and the spread.
 
 Prints a table; bench/README.md records it with the machine it ran on.
 """
@@ -26,6 +29,7 @@ import os
 import platform
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,37 +73,58 @@ def build_archive(path: Path, n: int, seed: int = 0) -> list[str]:
 
 
 def _tree_rss(root: int) -> int:
-    """Resident memory (bytes) of ``root`` and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(entry))
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError, ValueError):
-            continue
+    """Resident memory (bytes) of ``root`` and all its descendants, from /proc (cheap: only the tree is read)."""
+    page = os.sysconf("SC_PAGE_SIZE")
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, []))
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * page
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    stack.extend(map(int, f.read().split()))
+        except (OSError, ValueError):  # the process ended meanwhile
+            continue
     return total
 
 
+CORE = min(os.sched_getaffinity(0))  # the one core single-threaded runs are pinned to
+
+
+def _pin() -> None:
+    os.sched_setaffinity(0, {CORE})
+
+
+def _hwm(pid: int) -> int:
+    """The high-water mark of ``pid``'s resident memory (bytes) since it started its program (VmHWM)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def run_label(archive: Path, out: Path, jobs: int) -> tuple[float, int]:
-    """Seconds and peak RSS of the process tree of one `postlens label` run."""
+    """Seconds and peak RSS of one `postlens label` run.
+
+    With one job the process runs pinned to one core and its peak is its own high-water mark
+    (VmHWM, read every 0.2 s; it only grows, so the last reading is the peak). With several,
+    the resident memory of the whole process tree (main process plus workers, added up) is
+    sampled every 50 ms. (The rusage of a child is no use here: it counts the memory of the
+    benchmark process it was forked from.)
+    """
     cmd = [sys.executable, "-m", "postlens.cli", "label", str(archive), "-o", str(out), "--jobs", str(jobs), "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env)
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=_pin if jobs == 1 else None)
     peak = 0
     while proc.poll() is None:
-        peak = max(peak, _tree_rss(proc.pid))
-        time.sleep(0.05)
+        peak = max(peak, _hwm(proc.pid) if jobs == 1 else _tree_rss(proc.pid))
+        time.sleep(0.2 if jobs == 1 else 0.05)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"postlens label failed with status {proc.returncode}")
@@ -113,10 +138,15 @@ def postlens_in_memory(texts: list[str]) -> float:
 
     model = postlens.load_model()
     _label_texts(model, texts[:100], BALANCED)
-    start = time.perf_counter()
-    for i in range(0, len(texts), CHUNK_ROWS):
-        _label_texts(model, texts[i:i + CHUNK_ROWS], BALANCED)
-    return len(texts) / (time.perf_counter() - start)
+    everywhere = os.sched_getaffinity(0)
+    _pin()
+    try:
+        start = time.perf_counter()
+        for i in range(0, len(texts), CHUNK_ROWS):
+            _label_texts(model, texts[i:i + CHUNK_ROWS], BALANCED)
+        return len(texts) / (time.perf_counter() - start)
+    finally:
+        os.sched_setaffinity(0, everywhere)
 
 
 FASTTEXT_CONFIGS = {
@@ -138,6 +168,43 @@ def fasttext_model(tmp: Path, config: dict):
     return fasttext.train_supervised(str(train), wordNgrams=2, epoch=25, thread=1, verbose=0, seed=0, **config)
 
 
+def fasttext_rate(ft, flat: list[str]) -> float:
+    """Posts/s of ``ft`` predicting all label probabilities for ``flat``, on the pinned core."""
+    everywhere = os.sched_getaffinity(0)
+    _pin()
+    try:
+        ft.predict(flat[:100], k=-1)
+        start = time.perf_counter()
+        ft.predict(flat, k=-1)
+        return len(flat) / (time.perf_counter() - start)
+    finally:
+        os.sched_setaffinity(0, everywhere)
+
+
+def paired_runs(archive: Path, texts: list[str], models: dict, tmp: Path, n: int,
+                repeats: int) -> tuple[list[float], dict[str, list[float]]]:
+    """``repeats`` alternating rounds on the first ``n`` posts: `label --jobs 1` end to end, then each fastText.
+
+    Returns the posts/s of every postlens run and of every fastText run. This VM's core runs at
+    half speed for seconds at a time (another tenant on the same physical core), so one pair of
+    runs can land either side of 1; the median of the paired ratios and each side's best run are
+    what to compare.
+    """
+    head = tmp / "head.jsonl"
+    with open(archive, encoding="utf-8") as src, open(head, "w", encoding="utf-8") as dst:
+        for _, line in zip(range(n), src):
+            dst.write(line)
+    flat = [" ".join(t.split()) for t in texts[:n]]
+    ours: list[float] = []
+    theirs: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(repeats):
+        seconds, _ = run_label(head, tmp / "head.csv", 1)
+        ours.append(len(flat) / seconds)
+        for name, ft in models.items():
+            theirs[name].append(fasttext_rate(ft, flat))
+    return ours, theirs
+
+
 def macro_f1(predict) -> str:
     if not DEV.exists():
         return "n/a"
@@ -151,6 +218,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="posts in the synthetic archive (default 1,000,000)")
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)), help="cores for the parallel run")
+    parser.add_argument("--repeats", type=int, default=5, help="alternating rounds for the ratio (default 5)")
+    parser.add_argument("--paired-n", type=int, default=100_000, help="posts in each paired run (default 100,000)")
     args = parser.parse_args()
     try:
         import fasttext  # noqa: F401
@@ -168,15 +237,13 @@ def main() -> None:
         mem_rate = postlens_in_memory(texts)
 
         flat = [" ".join(t.split()) for t in texts]
-        fasttext_rows = []
+        fasttext_rows, models = [], {}
         for name, config in FASTTEXT_CONFIGS.items():
-            ft = fasttext_model(tmp, config)
-            ft.predict(flat[:100], k=-1)
-            start = time.perf_counter()
-            ft.predict(flat, k=-1)
-            rate = len(flat) / (time.perf_counter() - start)
+            ft = models[name] = fasttext_model(tmp, config)
+            rate = fasttext_rate(ft, flat)
             f1 = macro_f1(lambda xs: [ft.predict(" ".join(x.split()))[0][0][len("__label__"):] for x in xs])
             fasttext_rows.append((name, rate, f1))
+        ours, theirs = paired_runs(archive, texts, models, tmp, min(args.paired_n, args.n), args.repeats)
 
         import postlens
 
@@ -197,7 +264,16 @@ def main() -> None:
     for name, rate, _ in fasttext_rows:
         print(f"ratio postlens `--jobs 1` (end to end) / fastText {name} (in memory): {one_rate / rate:.2f}; "
               f"in memory / in memory: {mem_rate / rate:.2f}")
-
+    n_paired = min(args.paired_n, args.n)
+    print(f"\n{args.repeats} alternating rounds on the first {n_paired:,} posts, every run on core {CORE}: "
+          f"`label --jobs 1` end to end (best {max(ours):,.0f} posts/s, median {statistics.median(ours):,.0f})"
+          f" against fastText in memory\n")
+    print("| fastText | best posts/s | median posts/s | ratio of best runs | median paired ratio | paired ratios |")
+    print("|---|---:|---:|---:|---:|---|")
+    for name, rates in theirs.items():
+        ratios = [a / b for a, b in zip(ours, rates)]
+        print(f"| {name} | {max(rates):,.0f} | {statistics.median(rates):,.0f} | {max(ours) / max(rates):.2f} | "
+              f"{statistics.median(ratios):.2f} | {', '.join(f'{r:.2f}' for r in ratios)} |")
 
 if __name__ == "__main__":
     main()
