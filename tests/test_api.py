@@ -187,3 +187,14 @@ def test_tiny_posts_get_a_label(text):
     batch = postlens.score_many([text, "限时5折！点击链接立即抢购"])[0]
     assert alone.label in postlens.LABELS and abs(sum(alone.probabilities.values()) - 1) < 1e-6
     assert alone.probabilities == pytest.approx(batch.probabilities, abs=1e-6)
+
+
+def test_labelling_does_not_import_scikit_learn():
+    """scikit-learn is only for training and evaluating: scoring starts faster and lighter without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, postlens; postlens.score('限时5折！点击下方链接立即抢购'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

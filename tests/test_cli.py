@@ -59,10 +59,13 @@ def test_evaluate_report(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ('{"text": "hi", "label": "hard_ad"}\n{not json\n', "labelled.jsonl:2: not valid JSON"),
-    ('{"text": "hi", "label": "adverts"}\n', "labelled.jsonl:1: unknown label 'adverts'"),
-    ('{"label": "hard_ad"}\n', "labelled.jsonl:1: field 'text' is missing"),
-    ('["text", "label"]\n', "labelled.jsonl:1: expected a JSON object"),
+    ('{"text": "hi", "label": "hard_ad"}\n{not json\n', "labelled.jsonl row 2: broken JSON"),
+    ('{"text": "hi", "label": "adverts"}\n', "unknown label 'adverts' in labelled.jsonl row 1"),
+    ('{"text": "hi", "label": "hard ad"}\n', "unknown label 'hard ad' in labelled.jsonl row 1; did you mean 'hard_ad'?"),
+    ('{"label": "hard_ad"}\n', "labelled.jsonl: no text column found"),
+    ('["text", "label"]\n', "labelled.jsonl row 1: not a JSON object"),
+    ('{"text": "hi", "label": "hard_ad"}\n{"text": 5, "label": "service"}\n', "labelled.jsonl row 2: field 'text' is a number"),
+    ('{"text": "hi", "label": null}\n', "labelled.jsonl row 1: no label (field 'label' is empty or not text)"),
 ])
 def test_evaluate_bad_rows_name_file_and_line(capsys, tmp_path, content, message):
     f = tmp_path / "labelled.jsonl"
@@ -75,4 +78,4 @@ def test_evaluate_non_utf8(capsys, tmp_path):
     f = tmp_path / "labelled.jsonl"
     f.write_bytes('{"text": "你好", "label": "service"}\n'.encode("gbk"))
     code, _, err = run(capsys, "evaluate", str(f))
-    assert code == 2 and "not UTF-8" in err
+    assert code == 2 and "labelled.jsonl row 1: bytes that are not valid utf-8" in err

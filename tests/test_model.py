@@ -11,7 +11,7 @@ import sklearn
 import postlens
 from postlens import LABELS, ModelError
 from postlens.corpus import data_sha256
-from postlens.train import train
+from postlens.training import train
 
 from .conftest import CORPUS
 
@@ -41,7 +41,7 @@ def test_shipped_model_is_small():
 
 
 def test_rebuilding_from_data_gives_the_same_model(model, tmp_path):
-    rebuilt, _ = train([CORPUS], tmp_path / "m")
+    rebuilt, _ = train([CORPUS], tmp_path / "m", hold_out=10)
     assert np.allclose(rebuilt.predict_proba(PROBE), model.predict_proba(PROBE), atol=1e-6)
     shipped = (postlens.default_model_path() / "weights.npz").read_bytes()
     assert (tmp_path / "m" / "weights.npz").read_bytes() == shipped
@@ -106,7 +106,7 @@ def test_load_refuses_a_newer_format(tmp_path):
 def test_fit_rejects_mismatched_input():
     with pytest.raises(ValueError, match="texts but"):
         postlens.PostClassifier().fit(["a", "b"], ["hard_ad"])
-    with pytest.raises(ValueError, match="and 1 groups"):
+    with pytest.raises(ValueError, match=", 1 groups"):
         postlens.PostClassifier().fit(["a", "b"], ["hard_ad", "service"], groups=["f1"])
     with pytest.raises(ValueError, match="two different labels"):
         postlens.PostClassifier().fit(["a", "b"], ["hard_ad", "hard_ad"])
@@ -147,3 +147,10 @@ def test_training_and_labelling_build_the_same_features(model):
     direct = model.decision_function_normalized(docs)
     via_matrix = np.asarray(labelled @ model._weights) + model.intercept_
     assert np.abs(direct - via_matrix).max() < 1e-4
+
+
+def test_shipped_model_carries_the_shipped_balanced_profile(model):
+    """If this fails, profiles/balanced.toml changed: rebuild the model (README, "The shipped model")."""
+    from postlens.guidelines import load_profile
+
+    assert model.metadata_["profile"] == load_profile("balanced").to_dict()

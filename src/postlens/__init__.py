@@ -11,17 +11,21 @@ Labels posts as brand news, hard ad, service, user-interest or community content
 from .api import MixReport, PostScore, assess, default_model_path, load_model, score, score_many
 from .archive import ArchiveError, Rejected
 from .batch import LabelledArchive, LabelSummary, label_archive, label_batch, label_file, label_frame
-from .guidelines import BALANCED, Finding, GuidelineProfile
+from .corpus import DataError
+from .guidelines import BALANCED, Finding, GuidelineProfile, ProfileError, load_profile
 from .labels import LABELS, TAXONOMY, Label
 from .model import ModelError, PostClassifier
+from .review import check_labels, suggest
 from .text import detect_language, normalize
+from .training import TrainReport, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "score", "score_many", "assess", "load_model", "default_model_path",
     "label_archive", "label_file", "label_batch", "label_frame", "LabelledArchive", "LabelSummary", "Rejected", "ArchiveError",
-    "PostScore", "MixReport", "Finding", "GuidelineProfile", "BALANCED",
+    "train", "TrainReport", "check_labels", "suggest", "DataError",
+    "PostScore", "MixReport", "Finding", "GuidelineProfile", "BALANCED", "load_profile", "ProfileError",
     "PostClassifier", "ModelError", "LABELS", "TAXONOMY", "Label",
     "normalize", "detect_language", "__version__",
 ]

@@ -2,23 +2,21 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple, Union
 
 import numpy as np
 
-from .guidelines import BALANCED, Finding, GuidelineProfile, weigh_mix
-from .labels import LABELS
+from .guidelines import BALANCED, GuidelineProfile, MixReport, weigh_posts
 from .model import PostClassifier
 from . import ngrams
 from .text import check_text, languages, normalize_many
 
-__all__ = ["PostScore", "MixReport", "score", "score_many", "assess", "load_model", "default_model_path"]
+__all__ = ["PostScore", "MixReport", "score", "score_many", "assess", "load_model", "default_model_path", "to_weeks"]
 
 _MODEL_NAME = "postlens-base"
 _lock = threading.Lock()
@@ -56,31 +54,6 @@ class PostScore:
                 "uncertain": self.uncertain, "language": self.language, "evidence": list(self.evidence)}
 
 
-@dataclass(frozen=True)
-class MixReport:
-    """An account's content mix weighed against a guideline profile.
-
-    Attributes:
-        n_posts: number of posts assessed.
-        mix: label id → share of posts (hard counts of the predicted labels; sums to 1).
-        score: 0-100, how well the mix follows the profile (see :mod:`postlens.guidelines`).
-        user_value: the average user value of the posts, the score before penalties.
-        findings: the guidelines the mix breaks, in plain words.
-        profile: name of the guideline profile used.
-    """
-
-    n_posts: int
-    mix: dict[str, float]
-    score: float
-    user_value: float
-    findings: tuple[Finding, ...] = field(default_factory=tuple)
-    profile: str = BALANCED.name
-
-    def to_dict(self) -> dict:
-        return {"n_posts": self.n_posts, "mix": dict(self.mix), "score": self.score, "user_value": self.user_value,
-                "findings": [f.message for f in self.findings], "profile": self.profile}
-
-
 def default_model_path() -> Path:
     """Where the shipped model lives: inside the installed package, or ``models/`` of a source checkout."""
     packaged = Path(str(resources.files("postlens"))) / "models" / _MODEL_NAME
@@ -92,6 +65,12 @@ def default_model_path() -> Path:
 def load_model(path: str | Path | None = None) -> PostClassifier:
     """Load a model directory (default: the shipped model). Raises :class:`ModelError` if unusable."""
     return PostClassifier.load(default_model_path() if path is None else path)
+
+
+def model_profile(model: PostClassifier) -> GuidelineProfile:
+    """The guideline profile stored with ``model`` when it was trained (``BALANCED`` if none was)."""
+    stored = getattr(model, "metadata_", {}).get("profile")
+    return GuidelineProfile.from_dict(stored, "the model's profile") if stored else BALANCED
 
 
 def _model(model: PostClassifier | None) -> PostClassifier:
@@ -145,7 +124,7 @@ def _scores(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfi
     ]
 
 
-def score(text: str, *, model: PostClassifier | None = None, profile: GuidelineProfile = BALANCED) -> PostScore:
+def score(text: str, *, model: PostClassifier | None = None, profile: GuidelineProfile | None = None) -> PostScore:
     """Label one post and say why.
 
     >>> postlens.score("限时5折！香辣牛肉面新口味上市，点击下方链接立即抢购").label  # doctest: +SKIP
@@ -155,11 +134,12 @@ def score(text: str, *, model: PostClassifier | None = None, profile: GuidelineP
         TypeError: ``text`` is not a ``str``.
         ValueError: ``text`` is empty or whitespace only.
     """
-    return _scores(_model(model), [check_text(text)], profile)[0]
+    m = _model(model)
+    return _scores(m, [check_text(text)], profile or model_profile(m))[0]
 
 
 def score_many(texts: Iterable[str], *, model: PostClassifier | None = None,
-               profile: GuidelineProfile = BALANCED) -> list[PostScore]:
+               profile: GuidelineProfile | None = None) -> list[PostScore]:
     """Label many posts in one batch (much faster per post than calling :func:`score` in a loop).
 
     ``texts`` may be any iterable of strings, including a pandas Series. A non-string or empty
@@ -175,24 +155,68 @@ def score_many(texts: Iterable[str], *, model: PostClassifier | None = None,
             raise type(exc)(f"post #{i}: {exc}") from None
     if not items:
         return []
-    return _scores(_model(model), items, profile)
+    m = _model(model)
+    return _scores(m, items, profile or model_profile(m))
 
 
 def assess(posts: Iterable[Union[str, PostScore]], *, model: PostClassifier | None = None,
-           profile: GuidelineProfile = BALANCED) -> MixReport:
-    """Weigh an account's posts (texts or :class:`PostScore`s) against a guideline profile.
+           profile: GuidelineProfile | None = None, dates: Sequence[Any] | None = None) -> MixReport:
+    """Weigh an account's posts (texts or :class:`PostScore` objects, in publishing order) against a guideline profile.
 
-    An empty list gives a report with no mix, a score of 0 and a finding saying there is nothing to assess.
+    ``profile`` defaults to the model's own (``balanced`` for the shipped model). ``dates``
+    (optional, one per post: ``datetime``/``date`` objects or ISO strings) orders the posts and
+    enables the rules on time (a community's first weeks) and weekly counts in recommendations.
+    An empty list gives a report with no mix, a score of 0 and a finding saying there is nothing
+    to assess. Raises ``ValueError`` naming the position of a date that cannot be read.
     """
     items = list(posts)
+    if dates is not None and len(dates) != len(items):
+        raise ValueError(f"got {len(items)} posts but {len(dates)} dates")
+    m = _model(model)
+    profile = profile or model_profile(m)
     texts = [p for p in items if not isinstance(p, PostScore)]
-    scored = iter(score_many(texts, model=model, profile=profile))
+    scored = iter(score_many(texts, model=m, profile=profile))
     results = [p if isinstance(p, PostScore) else next(scored) for p in items]
-    if not results:
-        return MixReport(0, {label: 0.0 for label in LABELS}, 0.0, 0.0,
-                         (Finding("n_posts", 0, 1, 0, "there are no posts to assess"),), profile.name)
-    counts = Counter(r.label for r in results)
-    mix = {label: counts[label] / len(results) for label in dict.fromkeys([*LABELS, *counts])}
-    total, value, findings = weigh_mix(mix, profile)
-    return MixReport(len(results), mix, round(total, 1), round(value, 1), tuple(findings), profile.name)
+    classes = [str(c) for c in m.classes_] if texts or model is not None else list(profile.values)
+    for r in results:
+        classes += [c for c in r.probabilities if c not in classes]
+    weeks = None
+    order = list(range(len(results)))
+    if dates is not None:
+        weeks = [to_weeks(d, i) for i, d in enumerate(dates)]
+        order.sort(key=lambda i: (weeks[i] is None, weeks[i] or 0.0, i))
+        weeks = [weeks[i] for i in order]
+    proba = np.array([[results[i].probabilities.get(c, 0.0) for c in classes] for i in order]).reshape(-1, len(classes))
+    return weigh_posts([results[i].label for i in order], proba, classes, profile, weeks, [i + 1 for i in order])
 
+
+def to_weeks(value: Any, where: Any = None) -> float | None:
+    """A date as weeks since 1970-01-01 (``None`` for a missing value). Accepts ``datetime``, ``date``,
+    numpy/pandas timestamps and ISO-8601 strings (``2024-05-01``, ``2024-05-01 08:30``, ``2024/05/01``)."""
+    import datetime as dt
+
+    if value is None or (isinstance(value, float) and value != value) or type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    elif isinstance(value, np.datetime64):
+        value = value.astype("datetime64[s]").astype(dt.datetime)
+    if isinstance(value, str):
+        text = value.strip().replace("/", "-").replace("Z", "+00:00")
+        if not text:
+            return None
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                value = dt.datetime.fromisoformat(text[:10])
+            except ValueError:
+                raise ValueError(f"date {value!r}" + (f" at {where}" if where is not None else "")
+                                 + " is not a date (expected e.g. 2024-05-01 or 2024-05-01 08:30)") from None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return (value - dt.datetime(1970, 1, 1)).total_seconds() / (7 * 86400)
+    if isinstance(value, dt.date):
+        return (value - dt.date(1970, 1, 1)).days / 7
+    raise ValueError(f"date {value!r}" + (f" at {where}" if where is not None else "") + " is not a date")

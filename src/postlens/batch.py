@@ -28,10 +28,10 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .api import _label, _model, load_model
+from .api import _label, model_profile, _model, load_model
 from .archive import Archive, ArchiveError, Chunk, Rejected, open_archive, output_format, resolve_text_columns
 from .archive import RecordWriter, join_parts, jsonl_line
-from .guidelines import BALANCED, GuidelineProfile
+from .guidelines import GuidelineProfile
 from .model import PostClassifier
 
 __all__ = ["label_archive", "label_file", "label_batch", "label_frame", "LabelledArchive", "LabelSummary",
@@ -46,9 +46,9 @@ def added_columns(labels: Sequence[str]) -> list[str]:
     return ["label", *[f"p_{label}" for label in labels], "user_value", "uncertain", "language"]
 
 
-def _label_texts(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile) -> dict[str, list]:
-    """The added columns for ``texts`` (all usable posts), as lists."""
-    b = _label(model, texts, profile)
+def _label_texts(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile | None) -> dict[str, list]:
+    """The added columns for ``texts`` (all usable posts), as lists; ``profile`` ``None``: the model's own."""
+    b = _label(model, texts, profile or model_profile(model))
     out: dict[str, list] = {"label": np.array(b.labels, dtype=object)[b.best].tolist()}
     rounded = np.round(b.proba.astype(np.float64), 4)
     for j, label in enumerate(b.labels):
@@ -154,7 +154,7 @@ def _model_of(model: PostClassifier | str | os.PathLike | None) -> PostClassifie
 
 
 def label_archive(source: str | os.PathLike | Any, *, text_column: str | None = None,
-                  model: PostClassifier | str | None = None, profile: GuidelineProfile = BALANCED,
+                  model: PostClassifier | str | None = None, profile: GuidelineProfile | None = None,
                   jobs: int = 1, encoding: str = "utf-8") -> LabelledArchive:
     """Label every post of an archive; iterate the result for the labelled rows, in input order.
 
@@ -210,7 +210,7 @@ def _model_id(model: PostClassifier) -> str:
 
 
 def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, text_column: str | None = None,
-               model: PostClassifier | str | None = None, profile: GuidelineProfile = BALANCED,
+               model: PostClassifier | str | None = None, profile: GuidelineProfile | None = None,
                jobs: int | None = None, resume: bool = False, progress: bool = False,
                encoding: str = "utf-8", log: Callable[[str], None] = lambda s: None) -> LabelSummary:
     """Label ``source`` into ``output`` (format from its extension; ``None``: JSONL on stdout).
@@ -411,7 +411,7 @@ def _label_to_stdout(archive: Archive, model: PostClassifier, profile: Guideline
 
 # ---- Hugging Face datasets ------------------------------------------------------------------------
 def label_batch(batch: dict[str, list], *, text_column: str | None = None, model: PostClassifier | str | None = None,
-                profile: GuidelineProfile = BALANCED) -> dict[str, list]:
+                profile: GuidelineProfile | None = None) -> dict[str, list]:
     """Label a batch of rows given as columns (``dict`` of lists), for ``datasets.Dataset.map``::
 
         ds = ds.map(postlens.label_batch, batched=True, num_proc=4)
@@ -447,7 +447,7 @@ def label_batch(batch: dict[str, list], *, text_column: str | None = None, model
 
 
 def label_frame(frame: Any, *, text_column: str | None = None, model: PostClassifier | str | None = None,
-                profile: GuidelineProfile = BALANCED) -> Any:
+                profile: GuidelineProfile | None = None) -> Any:
     """A copy of a pandas ``DataFrame`` with the columns of :func:`label_batch` added.
 
     The unit of work for engines that hand out pandas partitions::

@@ -1,9 +1,12 @@
 """The ``postlens`` command line.
 
     postlens score "text"            label one post (or read it from stdin); --json for machines
-    postlens evaluate FILE.jsonl     accuracy, macro-F1, per-label scores and confusions
-    postlens train DATA --out DIR    build a model from labelled JSONL (how models/ is made)
     postlens label INPUT -o OUTPUT   label every post of a CSV/TSV/JSONL/Parquet file or saved dataset
+    postlens train DATA --out DIR    build a model from labelled posts, with a cross-validated report
+    postlens evaluate DATA           accuracy, macro-F1, per-label scores and confusions on labelled posts
+    postlens check-labels DATA       rows whose label is probably wrong, with the label the data suggests
+    postlens suggest INPUT -n 50     the unlabelled posts worth labelling next, in a file ready to label
+    postlens report INPUT            the mix against a guideline profile: over time, per account, --html
 
 Errors in the input are reported in one line on stderr with exit status 2, never a traceback.
 """
@@ -60,18 +63,60 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
 
     model = _load(args.model)
-    report = evaluate(model, read_labelled(args.file, [str(c) for c in model.classes_]))
+    posts = read_labelled(args.file, [str(c) for c in model.classes_], text_column=args.text_column,
+                          label_column=args.label_column)
+    report = evaluate(model, posts)
     print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.format())
     return 0
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from .train import train
+def _labels_and_profile(args: argparse.Namespace):
+    from .guidelines import load_profile
 
-    _, reports = train(args.data, args.out, eval_data=args.eval or ())
-    for name, report in reports.items():
-        print(f"== {name}\n{report.format()}\n")
-    print(f"model written to {args.out}")
+    labels = [x.strip() for x in args.labels.split(",") if x.strip()] if args.labels else None
+    return labels, (load_profile(args.profile) if args.profile else None)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training import train
+
+    labels, profile = _labels_and_profile(args)
+    _, report = train(args.data, args.out, text_column=args.text_column, label_column=args.label_column,
+                      labels=labels, profile=profile, base=args.base, hold_out=args.hold_out,
+                      eval_data=args.eval or (), random_state=args.seed)
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.format())
+    print(f"model written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_check_labels(args: argparse.Namespace) -> int:
+    from .review import check_labels, write_rows
+
+    labels, profile = _labels_and_profile(args)
+    base = False if args.no_base else None  # None: the shipped corpus for codebook labels
+    suspects = check_labels(args.data, text_column=args.text_column, label_column=args.label_column, labels=labels,
+                            profile=profile, base=base, random_state=args.seed)
+    if args.output:
+        write_rows(args.output, [s.to_dict() for s in suspects])
+    how = "cross-validated on your posts" + ("" if args.no_base else " with the shipped corpus for codebook labels")
+    print(f"{len(suspects)} rows whose label is probably wrong ({how})"
+          + (f"; all written to {args.output}" if args.output else ""))
+    for s in suspects[: args.show]:
+        print(f"  {s.where}: labelled {s.label!r}, probably {s.suggested!r} ({s.confidence:.0%})  {s.snippet}")
+    if len(suspects) > args.show and not args.output:
+        print(f"  ... {len(suspects) - args.show} more: write them all with -o FILE.csv")
+    return 0
+
+
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    from .review import suggest, write_rows
+
+    if args.n < 1:
+        raise UsageError("-n must be 1 or more")
+    picked = suggest(args.input, args.n, model=_load(args.model), text_column=args.text_column)
+    write_rows(args.output, [p.to_dict() for p in picked])
+    print(f"{len(picked)} posts to label written to {args.output}: fill in the 'label' column, then "
+          f"`postlens train {args.output} --base --out DIR`", file=sys.stderr)
     return 0
 
 
@@ -96,6 +141,26 @@ def _cmd_label(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .guidelines import load_profile
+    from .report import build_report, write_report
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be 1 or more")
+    report = build_report(args.input, model=_load(args.model) if args.model else None,
+                          profile=load_profile(args.profile) if args.profile else None, text_column=args.text_column,
+                          date_column=args.date_column, account_column=args.account_column,
+                          engagement_columns=args.engagement_column, jobs=args.jobs)
+    if args.html:
+        write_report(report, args.html)
+        print(f"report written to {args.html}", file=sys.stderr)
+    if args.json or args.format == "json":
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    elif not args.html:
+        print(report.format())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -110,22 +175,68 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
     p.set_defaults(func=_cmd_score)
 
+    def data_args(p: argparse.ArgumentParser, labels: bool = True, base: bool = True) -> None:
+        p.add_argument("--text-column", metavar="NAME", help="the column with the post's text (default: found by "
+                       "name: text, content, body, ...; title+digest joins two)")
+        p.add_argument("--label-column", metavar="NAME", help="the column with the label (default: found by name: "
+                       "label, category, class, 标签, ...)")
+        if labels:
+            p.add_argument("--labels", metavar="A,B,...", help="your own label set, comma-separated (default: the "
+                           "codebook's five); give their user values with --profile")
+            p.add_argument("--profile", metavar="NAME|FILE", help="guideline profile (a shipped name or a TOML "
+                           "file) giving each label its user value; stored with the model")
+            if base:
+                p.add_argument("--base", action="store_true", help="also train on the shipped corpus, with your "
+                               "posts weighted higher (20 posts per label already help)")
+            p.add_argument("--seed", type=int, default=0, help="seed (same data and seed give the same model)")
+
     p = sub.add_parser("evaluate", help="score a model on labelled posts",
                        description="Accuracy, macro-F1, per-label precision/recall/F1 and the confusion matrix "
-                                   "on labelled JSONL files (fields: text, label, optional lang).")
-    p.add_argument("file", nargs="+", help="labelled .jsonl file(s) or directories of them")
+                                   "on labelled posts (CSV/TSV, JSONL, Parquet or a saved dataset).")
+    p.add_argument("file", nargs="+", metavar="DATA", help="labelled file(s), dataset or directory of .jsonl")
+    data_args(p, labels=False)
     p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("train", help="build a model from labelled posts",
-                       description="Fit a model on labelled JSONL (minus a 10%% test split), print its scores "
-                                   "and save it. `postlens train data/corpus --out models/postlens-base` "
-                                   "rebuilds the shipped model.")
-    p.add_argument("data", nargs="+", help="labelled .jsonl file(s) or directories of them")
+                       description="Check labelled posts (CSV/TSV, JSONL, Parquet or a saved dataset), fit a "
+                                   "model, print a stratified k-fold report next to the shipped model's scores on "
+                                   "the same posts, and save it. `postlens train data/corpus --hold-out 10 --out "
+                                   "models/postlens-base` rebuilds the shipped model.")
+    p.add_argument("data", nargs="+", metavar="DATA", help="labelled file(s), dataset or directory of .jsonl")
     p.add_argument("--out", required=True, metavar="DIR", help="directory to write the model to")
+    data_args(p)
+    p.add_argument("--hold-out", type=int, default=0, metavar="PERCENT", help="keep this percent of the posts "
+                   "(by a hash of the text) out of training and score the model on them (default 0)")
     p.add_argument("--eval", nargs="*", metavar="FILE", help="also score the model on these labelled files")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("check-labels", help="find rows whose label is probably wrong",
+                       description="Cross-validate on the labelled posts and list the rows whose out-of-fold "
+                                   "probabilities confidently point to another label (confident learning), with "
+                                   "the suggested label and its probability, most suspicious first.")
+    p.add_argument("data", nargs="+", metavar="DATA", help="labelled file(s), dataset or directory of .jsonl")
+    data_args(p, base=False)
+    p.add_argument("--no-base", action="store_true", help="use your posts alone (by default the shipped corpus's "
+                   "posts of the codebook labels are mixed in, as with train --base: a model of a few hundred "
+                   "posts alone gets too many right labels wrong to tell them from wrong ones)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write every suspect row here (.csv, .jsonl, .parquet)")
+    p.add_argument("--show", type=int, default=20, metavar="N", help="rows to print (default 20)")
+    p.set_defaults(func=_cmd_check_labels)
+
+    p = sub.add_parser("suggest", help="pick the unlabelled posts worth labelling next",
+                       description="Label an unlabelled archive with the model and pick the N posts it is least "
+                                   "sure about, spread over different kinds of posts, into a file with an empty "
+                                   "'label' column ready to fill in.")
+    p.add_argument("input", help="unlabelled posts: CSV/TSV, JSONL, Parquet or a saved dataset")
+    p.add_argument("-n", type=int, default=50, help="how many posts to pick (default 50)")
+    p.add_argument("-o", "--output", default="to_label.csv", metavar="FILE",
+                   help="where to write them (.csv, .jsonl, .parquet; default to_label.csv)")
+    p.add_argument("--text-column", metavar="NAME", help="the column with the post's text (default: found by name)")
+    p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    p.set_defaults(func=_cmd_suggest)
 
     p = sub.add_parser("label", help="label every post of an archive",
                        description="Label every post of a CSV/TSV/JSONL/Parquet file, a Hugging Face dataset "
@@ -144,12 +255,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", default="utf-8", help="encoding of a CSV/TSV/JSONL input (default: utf-8)")
     p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
     p.set_defaults(func=_cmd_label)
+    p = sub.add_parser("report", help="weigh an archive's mix against a guideline profile",
+                       description="Weigh the posts of an archive (labelled by `postlens label`, or raw: labelled "
+                                   "first) against a guideline profile: the mix with its uncertainty, the score and "
+                                   "how it was computed, findings and recommendations; with a date column, the mix "
+                                   "per week or month and its trend; with an account column, one row per account, "
+                                   "ranked; with engagement columns (reads, likes, shares, ...), engagement per "
+                                   "label and its lift.")
+    p.add_argument("input", help="labelled or raw archive: CSV/TSV, JSONL, Parquet or a saved dataset")
+    p.add_argument("--html", metavar="FILE", help="write one self-contained HTML page (opens offline)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="what to print (default text; "
+                   "with --html, nothing unless asked)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (same as --format json)")
+    p.add_argument("--profile", metavar="NAME|FILE", help="guideline profile: balanced (default), service, "
+                   "ecommerce, community, or a TOML file")
+    p.add_argument("--text-column", metavar="NAME", help="the column with the post's text (default: found by name)")
+    p.add_argument("--date-column", metavar="NAME", help="the column with the date (default: found by name: date, "
+                   "published, created_at, 发布时间, ...)")
+    p.add_argument("--account-column", metavar="NAME", help="the column with the account (default: found by name: "
+                   "account, brand, screen_name, 公众号, ...)")
+    p.add_argument("--engagement-column", metavar="NAME", action="append", help="an engagement column (repeat for "
+                   "several; default: found by name: reads, likes, shares, comments, 阅读, 点赞, ...)")
+    p.add_argument("--jobs", type=int, metavar="N", help="processes to label raw input with (default: all cores)")
+    p.add_argument("--model", metavar="DIR", help="model directory for raw input (default: the shipped model)")
+    p.set_defaults(func=_cmd_report)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
     from .corpus import DataError
+    from .guidelines import ProfileError
     from .model import ModelError
 
     args = build_parser().parse_args(argv)
@@ -158,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `postlens score ... | head -1`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (UsageError, DataError, ModelError, ValueError, TypeError, OSError) as exc:
+    except (UsageError, DataError, ProfileError, ModelError, ValueError, TypeError, OSError) as exc:
         print(f"postlens {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

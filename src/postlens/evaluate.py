@@ -5,12 +5,13 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from .corpus import LabelledPost
 from .model import PostClassifier
+from . import ngrams
+from .text import languages
 
-__all__ = ["EvalReport", "evaluate"]
+__all__ = ["EvalReport", "evaluate", "report"]
 
 
 @dataclass(frozen=True)
@@ -56,21 +57,40 @@ def evaluate(model: PostClassifier, posts: Sequence[LabelledPost]) -> EvalReport
     unknown = sorted({p.label for p in posts} - set(known))
     if unknown:
         raise ValueError(f"labels {unknown} are not in the model's label set {known}")
+    return report(posts, model.predict([p.text for p in posts]), known)
+
+
+def post_languages(posts: Sequence[LabelledPost]) -> list[str]:
+    """Each post's ``lang``, detected (for all posts at once) where the data does not give it."""
+    missing = [i for i, p in enumerate(posts) if not p.lang]
+    found = dict(zip(missing, languages(ngrams.encode([posts[i].text for i in missing])))) if missing else {}
+    return [p.lang or found[i] for i, p in enumerate(posts)]
+
+
+def report(posts: Sequence[LabelledPost], predicted: Sequence[str], labels: Sequence[str],
+           langs: Sequence[str] | None = None) -> EvalReport:
+    """The scores of ``predicted`` labels against the labels of ``posts``.
+
+    ``langs``: each post's language (default: :func:`post_languages`), for macro-F1 by language.
+    """
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support  # only to evaluate
+    known = list(labels)
     truth = np.array([p.label for p in posts], dtype=object)
-    pred = model.predict([p.text for p in posts]).astype(object)
+    pred = np.asarray(predicted, dtype=object)
     prec, rec, f1, sup = precision_recall_fscore_support(truth, pred, labels=known, zero_division=0)
     per_label = {label: {"precision": round(float(a), 4), "recall": round(float(b), 4), "f1": round(float(c), 4),
                          "support": int(d)} for label, a, b, c, d in zip(known, prec, rec, f1, sup)}
-    langs = np.array([p.lang or "" for p in posts], dtype=object)
+    langs = np.array(post_languages(posts) if langs is None else list(langs), dtype=object)
     by_language = {}
-    for lang in sorted(set(langs) - {""}):
+    for lang in sorted(set(langs) - {"", "other"}):
         mask = langs == lang
         present = sorted(set(truth[mask]))
         by_language[lang] = float(f1_score(truth[mask], pred[mask], labels=present, average="macro", zero_division=0))
     cm = confusion_matrix(truth, pred, labels=known)
+    present = [label for label in known if label in set(truth)] or known
     return EvalReport(
         n_posts=len(posts), accuracy=float((truth == pred).mean()),
-        macro_f1=float(f1_score(truth, pred, labels=known, average="macro", zero_division=0)),
+        macro_f1=float(f1_score(truth, pred, labels=present, average="macro", zero_division=0)),
         labels=tuple(known), per_label=per_label, confusion=tuple(tuple(int(n) for n in r) for r in cm),
         by_language=by_language,
     )

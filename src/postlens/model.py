@@ -13,7 +13,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import multiprocessing
+import os
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -59,7 +62,7 @@ class PostClassifier(Estimator):
     def __init__(self, C: float = 1.0, char_ngrams: tuple[int, int] = (1, 4),
                  word_ngrams: tuple[int, int] = (1, 2), n_features: int = 2**18, min_df: int = 2,
                  char_weight: float = 1.0, word_weight: float = 0.7, cue_weight: float = 0.4,
-                 masked_copy_weight: float = 0.3, calibration_folds: int = 5, uncertain_below: float = 0.5,
+                 masked_copy_weight: float = 0.3, calibration_folds: int = 3, uncertain_below: float = 0.5,
                  random_state: int = 0):
         self.C = C
         self.char_ngrams = char_ngrams
@@ -82,19 +85,27 @@ class PostClassifier(Estimator):
     def _linear(self):
         from sklearn.svm import LinearSVC
 
-        return LinearSVC(C=self.C, class_weight="balanced", max_iter=5000, random_state=self.random_state)
+        return LinearSVC(C=self.C, class_weight="balanced", max_iter=5000, tol=1e-3, random_state=self.random_state)
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None = None) -> "PostClassifier":
+    def fit(self, texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None = None,
+            sample_weight: Sequence[float] | None = None) -> "PostClassifier":
         """Fit features, weights and the calibration temperature on raw texts and label ids.
 
         ``groups`` (optional, e.g. the file or writer each post came from) keeps each group's
         posts in one calibration fold, so the temperature is fitted on posts unlike those the
         fold trained on, as real posts will be. With fewer than ``2 * calibration_folds``
-        groups it is ignored.
+        groups it is ignored. ``sample_weight`` weighs each post in the fit (default 1).
+
+        After fitting, ``cv_proba_`` holds each post's out-of-fold probabilities (from a model
+        that did not see it; what :mod:`postlens.training` reports and ``check-labels`` reads) and
+        ``cv_fold_`` its fold.
         """
-        if len(texts) != len(labels) or (groups is not None and len(groups) != len(texts)):
+        if len(texts) != len(labels) or (groups is not None and len(groups) != len(texts)) or (
+                sample_weight is not None and len(sample_weight) != len(texts)):
             raise ValueError(f"got {len(texts)} texts but {len(labels)} labels"
-                             + ("" if groups is None else f" and {len(groups)} groups"))
+                             + ("" if groups is None else f", {len(groups)} groups")
+                             + ("" if sample_weight is None else f", {len(sample_weight)} sample weights"))
+        post_weight = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         docs = normalize_many([check_text(t) for t in texts])
         y = np.asarray(labels, dtype=object)
         self.classes_ = np.array(sorted(set(y)), dtype=object)
@@ -117,24 +128,28 @@ class PostClassifier(Estimator):
         def fit_on(idx: np.ndarray):
             copies = copy_row[idx][copy_row[idx] >= 0]
             rows = np.concatenate([idx, copies])
-            weights = np.concatenate([np.ones(len(idx)), np.full(len(copies), self.masked_copy_weight)])
+            weights = np.concatenate([post_weight[idx],
+                                      self.masked_copy_weight * post_weight[copy_of[copies - len(docs)]]])
             y_rows = np.concatenate([y_idx[idx], y_idx[copy_of[copies - len(docs)]]])
             feats = self._features().fit_counts(tuple(block[idx] for block in counts))
             lin = self._linear().fit(feats.weigh(tuple(block[rows] for block in counts)), y_rows,
                                      sample_weight=weights)
             return feats, lin
 
-        # Out-of-fold margins (IDF refitted per fold, as at prediction time) for the temperature.
+        # The model on all posts, and one per calibration fold for out-of-fold margins (IDF refitted
+        # per fold, as at prediction time), spread over the cores.
         fold = _calibration_folds(y_idx, groups, self.calibration_folds, self.random_state)
+        subsets = [np.arange(len(docs))] + [np.flatnonzero(fold != k) for k in range(self.calibration_folds)]
+        (self.features_, lin), *fold_fits = _map_forked(fit_on, subsets)
         oof = np.zeros((len(docs), len(self.classes_)))
-        for k in range(self.calibration_folds):
-            train, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
-            feats, lin = fit_on(train)
-            margins = lin.decision_function(feats.weigh(tuple(block[held] for block in counts)))
+        for k, (feats, fold_lin) in enumerate(fold_fits):
+            held = np.flatnonzero(fold == k)
+            margins = fold_lin.decision_function(feats.weigh(tuple(block[held] for block in counts)))
             oof[held] = np.column_stack([-margins, margins]) if margins.ndim == 1 else margins
         self.temperature_ = _fit_temperature(oof, y_idx)
+        self.cv_proba_ = softmax(oof / self.temperature_, axis=1)
+        self.cv_fold_ = fold
 
-        self.features_, lin = fit_on(np.arange(len(docs)))
         coef, intercept = lin.coef_, lin.intercept_
         if coef.shape[0] == 1:  # two labels: one margin, for the second label; give each label its own
             coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
@@ -337,6 +352,37 @@ def _word_bounds(cp: np.ndarray, start: int, end: int) -> tuple[int, int]:
     while end < len(cp) and inside(end) and inside(end - 1):
         end += 1
     return start, end
+
+
+_task: Any = None  # the function _map_forked's worker processes run (inherited, not pickled)
+
+
+def _run_task(arg: Any) -> Any:
+    return _task(arg)
+
+
+def _map_forked(fn: Any, args: Sequence[Any]) -> list[Any]:
+    """``[fn(a) for a in args]``, in forked processes when there are several cores.
+
+    Processes, not threads: liblinear draws from the C library's one global random generator,
+    so fits in threads of one process would disturb each other's draws and the model would
+    not be reproducible. A forked worker inherits ``fn`` and the data it closes over, so
+    nothing large is pickled on the way in.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        cores = os.cpu_count() or 1
+    if (cores < 2 or len(args) < 2 or "fork" not in multiprocessing.get_all_start_methods()
+            or multiprocessing.current_process().daemon):  # a pool's worker may not start processes
+        return [fn(a) for a in args]
+    global _task
+    _task = fn
+    try:
+        with ProcessPoolExecutor(min(cores, len(args)), mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_run_task, args))
+    finally:
+        _task = None
 
 
 def _calibration_folds(y: np.ndarray, groups: Sequence[str] | None, k: int, seed: int) -> np.ndarray:

@@ -1,0 +1,156 @@
+"""Retraining: how long `postlens train` takes, and how much a team's own labelled posts help.
+
+    python bench/retrain.py                 # about 5 minutes on 2 cores
+    python bench/retrain.py --sizes 2000    # only the timing, on 2,000 posts
+
+In one run it prints:
+
+1. Training time: `postlens train FILE --out DIR` (the command a user runs, start-up included,
+   with the cross-validation report and the comparison with the shipped model) on 2,000 /
+   10,000 / 50,000 posts, wall-clock and peak RSS of the main process (the fold models are
+   fitted in forked worker processes, which this does not count). The posts are drawn from the shipped corpus;
+   beyond its size, perturbed copies are added (numbers changed, an emoji, tag or link added),
+   so they time the code, not the quality.
+2. A learning curve on ../shared/eval/dev.jsonl (real posts, never trained on by the shipped
+   model): dev is split in two halves, stratified by label (each label's posts in the order of
+   a hash of their text). From one half, the first 20, 50, 100 and 200 posts of each label (as
+   many as the half has) are the "in-house" posts; a model is trained on them with `--base`
+   (and, for comparison, without); all are scored on the other half, next to the shipped
+   model. Then the halves swap roles, and the table shows both and their mean.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from postlens.corpus import LabelledPost, read_labelled  # noqa: E402
+from throughput import perturb  # noqa: E402
+
+DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
+
+
+def write_jsonl(path: Path, posts: list[LabelledPost]) -> Path:
+    with open(path, "w", encoding="utf-8") as f:
+        for p in posts:
+            f.write(json.dumps({"text": p.text, "label": p.label}, ensure_ascii=False) + "\n")
+    return path
+
+
+def training_set(n: int, seed: int = 0) -> list[LabelledPost]:
+    rng = random.Random(seed)
+    corpus = read_labelled([ROOT / "data" / "corpus"])
+    rng.shuffle(corpus)
+    posts, seen = list(corpus[:n]), {p.text for p in corpus[:n]}
+    while len(posts) < n:
+        p = rng.choice(corpus)
+        text = perturb(p.text, rng)
+        if text not in seen:
+            seen.add(text)
+            posts.append(LabelledPost(text, p.label))
+    return posts
+
+
+def run_train(args: list[str]) -> tuple[float, int]:
+    """Wall-clock seconds and peak RSS (bytes) of one `postlens train` process."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-m", "postlens.cli", "train", *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise SystemExit(f"postlens train {' '.join(args)} failed:\n{err.read().decode(errors='replace')}")
+    return time.perf_counter() - start, usage.ru_maxrss * 1024
+
+
+def halves(posts: list[LabelledPost]) -> tuple[list[LabelledPost], list[LabelledPost]]:
+    """Two halves of ``posts``, stratified by label, each label's posts in the order of a hash of their text."""
+    a, b = [], []
+    for label in sorted({p.label for p in posts}):
+        mine = sorted((p for p in posts if p.label == label),
+                      key=lambda p: hashlib.sha256(p.text.encode("utf-8")).digest())
+        a += mine[: (len(mine) + 1) // 2]
+        b += mine[(len(mine) + 1) // 2:]
+    return a, b
+
+
+def first_per_label(posts: list[LabelledPost], k: int) -> list[LabelledPost]:
+    out, taken = [], {}
+    for p in posts:
+        if taken.get(p.label, 0) < k:
+            taken[p.label] = taken.get(p.label, 0) + 1
+            out.append(p)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[2000, 10000, 50000])
+    parser.add_argument("--per-label", type=int, nargs="*", default=[20, 50, 100, 200])
+    args = parser.parse_args()
+
+    import platform
+
+    import postlens
+    from postlens.evaluate import evaluate
+    from postlens.training import train
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"postlens {postlens.__version__}\n")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        if args.sizes:
+            print("| posts | `postlens train` wall-clock | peak RSS |")
+            print("|---:|---:|---:|")
+            for n in args.sizes:
+                data = write_jsonl(tmp / f"train{n}.jsonl", training_set(n))
+                seconds, rss = run_train([str(data), "--out", str(tmp / f"model{n}")])
+                print(f"| {n:,} | {seconds:.1f} s | {rss / 2**20:,.0f} MB |", flush=True)
+            print()
+
+        if not DEV.exists() or not args.per_label:
+            return
+        dev = read_labelled([DEV])
+        shipped = postlens.load_model()
+        a, b = halves(dev)
+        rows: dict[str, list[float]] = {}
+        sizes: dict[str, list[str]] = {}
+        for direction, (pool, scored) in enumerate(((a, b), (b, a))):
+            rows.setdefault("shipped model", []).append(evaluate(shipped, scored).macro_f1)
+            for k in args.per_label:
+                mine = first_per_label(pool, k)
+                counts = {label: sum(p.label == label for p in mine) for label in sorted({p.label for p in mine})}
+                data = write_jsonl(tmp / f"inhouse{direction}_{k}.jsonl", mine)
+                for base in (True, False):
+                    name = f"{k} per label" + (" + --base" if base else ", own posts only")
+                    model, _ = train([data], None, base=base, compare=False)
+                    rows.setdefault(name, []).append(evaluate(model, scored).macro_f1)
+                    sizes.setdefault(name, []).append(f"{len(mine)} ({min(counts.values())}-{max(counts.values())})")
+                print(f"half {direction + 1}: {k} per label done", file=sys.stderr, flush=True)
+        print(f"learning curve: dev split into two label-stratified halves ({len(a)} / {len(b)} posts); in-house "
+              "posts from one half, macro-F1 on the other, then swapped\n")
+        print("| model | in-house posts (per label) | macro-F1, half 2 scored | half 1 scored | mean | gain over shipped |")
+        print("|---|---|---:|---:|---:|---:|")
+        ship = statistics.mean(rows["shipped model"])
+        for name, scores in rows.items():
+            size = " / ".join(dict.fromkeys(sizes.get(name, ["0"])))
+            print(f"| {name} | {size} | {scores[0]:.3f} | {scores[1]:.3f} | {statistics.mean(scores):.3f} | "
+                  f"{statistics.mean(scores) - ship:+.3f} |")
+
+
+if __name__ == "__main__":
+    main()

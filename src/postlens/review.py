@@ -1,0 +1,170 @@
+"""Helping a team label: which labels are probably wrong, and which posts to label next.
+
+- :func:`check_labels` reads out-of-fold probabilities (each post scored by a model that did
+  not see it) the way confident learning does (Northcutt et al., 2021): a label's threshold
+  is the average probability the model gives that label on the posts that carry it; a post
+  whose probability for another label reaches that label's threshold, and is the highest
+  such, is probably mislabelled.
+- :func:`suggest` labels an unlabelled archive and picks the posts the model is least sure
+  about (smallest margin between its two likeliest labels), spread out so that near-copies of
+  one confusing post do not fill the list.
+"""
+from __future__ import annotations
+
+import heapq
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .archive import RecordWriter, open_archive, output_format
+from .guidelines import GuidelineProfile
+from .model import PostClassifier
+from .text import normalize_many
+
+__all__ = ["Suspect", "check_labels", "Suggestion", "suggest", "write_rows"]
+
+
+def _snippet(text: str, width: int = 70) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """A row whose label is probably wrong."""
+
+    where: str  #: file and row
+    text: str
+    label: str  #: the label it has
+    suggested: str  #: the label its out-of-fold probabilities point to
+    confidence: float  #: out-of-fold probability of ``suggested``
+    label_probability: float  #: out-of-fold probability of ``label``
+
+    @property
+    def snippet(self) -> str:
+        return _snippet(self.text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"where": self.where, "label": self.label, "suggested": self.suggested,
+                "confidence": round(self.confidence, 4), "label_probability": round(self.label_probability, 4),
+                "text": self.text}
+
+
+def find_label_issues(proba: np.ndarray, given: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose given label (a column index) is probably wrong, most suspicious first, and the label each points to.
+
+    ``proba`` are out-of-fold probabilities (rows: posts, columns: labels).
+    """
+    k = proba.shape[1]
+    thresholds = np.array([proba[given == j, j].mean() if np.any(given == j) else 1.0 for j in range(k)])
+    above = proba >= thresholds - 1e-12
+    masked = np.where(above, proba, -1.0)
+    confident = masked.argmax(axis=1)
+    has = above.any(axis=1)
+    issues = np.flatnonzero(has & (confident != given))
+    issues = issues[np.lexsort((issues, proba[issues, given[issues]]))]
+    return issues, confident[issues]
+
+
+def check_labels(data: Sequence[str | Path], *, text_column: str | None = None, label_column: str | None = None,
+                 labels: Sequence[str] | None = None, profile: GuidelineProfile | None = None,
+                 base: bool | None = None, random_state: int = 0) -> list[Suspect]:
+    """Rows of labelled ``data`` whose label is probably wrong, most suspicious first.
+
+    Trains as :func:`postlens.train` does (same checks, same options) and reads each
+    post's out-of-fold probabilities. ``base`` (default: whenever the label set shares labels
+    with the codebook) mixes in the shipped corpus: on a few hundred posts a model of those
+    alone misclassifies too many correct rows to tell them from wrong ones. Raises
+    :class:`~postlens.corpus.DataError` like training.
+    """
+    from .labels import LABELS
+    from .training import train
+
+    if base is None:
+        base = bool(set(labels if labels is not None else LABELS) & set(LABELS))
+    model, result = train(data, None, text_column=text_column, label_column=label_column, labels=labels,
+                          profile=profile, base=base, random_state=random_state, compare=False)
+    posts = result.posts
+    proba = model.cv_proba_[: len(posts)]
+    classes = [str(c) for c in model.classes_]
+    given = np.array([classes.index(p.label) for p in posts])
+    issues, suggested = find_label_issues(proba, given)
+    return [Suspect(posts[i].where, posts[i].text, posts[i].label, classes[j], float(proba[i, j]),
+                    float(proba[i, given[i]])) for i, j in zip(issues.tolist(), suggested.tolist())]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """An unlabelled post worth labelling: its input row, the record as read, and the model's guess."""
+
+    row: int
+    record: dict
+    guess: str
+    confidence: float
+    margin: float  #: probability of the likeliest label minus the second (small: the model cannot decide)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row, **self.record, "label": "", "model_guess": self.guess,
+                "model_confidence": round(self.confidence, 4)}
+
+
+def suggest(source: str | os.PathLike, n: int = 50, *, model: PostClassifier, text_column: str | None = None,
+            pool: int | None = None) -> list[Suggestion]:
+    """The ``n`` posts of an unlabelled archive whose labels would teach ``model`` most.
+
+    Every post is labelled (streaming: memory holds only the ``pool`` most uncertain, default
+    ``max(20 n, 1000)``); from that pool, posts are picked one at a time by uncertainty times
+    distance from the posts already picked (cosine distance of the model's features), so the
+    list covers different kinds of posts rather than one confusing kind many times.
+    """
+    pool = pool or max(20 * n, 1000)
+    archive = open_archive(source, text_column=text_column)
+    heap: list[tuple[float, int, int, dict, str, np.ndarray]] = []
+    seen = 0
+    for chunk in archive.chunks():
+        if not chunk.texts:
+            continue
+        docs = normalize_many(chunk.texts)
+        proba = model.predict_proba_normalized(docs)
+        top2 = np.sort(proba, axis=1)[:, -2:]
+        margin = top2[:, 1] - top2[:, 0]
+        for m, row, record, doc, p in zip(margin.tolist(), chunk.rows, chunk.records, docs, proba):
+            seen += 1
+            item = (-m, -row, row, record, doc, p)  # keep the smallest margins; earlier rows win ties
+            if len(heap) < pool:
+                heapq.heappush(heap, item)
+            elif item > heap[0]:
+                heapq.heapreplace(heap, item)
+    if not heap:
+        return []
+    items = sorted(heap, key=lambda it: (-it[0], it[2]))  # most uncertain first
+    feats = model.transform([it[4] for it in items]).astype(np.float64)
+    norms = np.sqrt(np.asarray(feats.multiply(feats).sum(axis=1))).ravel()
+    norms[norms == 0] = 1.0
+    feats = feats.multiply(1 / norms[:, None]).tocsr()
+    uncertainty = np.array([1.0 + it[0] for it in items])  # 1 - margin
+    closest = np.zeros(len(items))  # highest similarity to any post picked so far
+    picked: list[int] = []
+    available = np.ones(len(items), dtype=bool)
+    for _ in range(min(n, len(items))):
+        score = np.where(available, uncertainty * (1.0 - closest), -np.inf)
+        i = int(score.argmax())
+        picked.append(i)
+        available[i] = False
+        closest = np.maximum(closest, (feats @ feats[i].T).toarray().ravel())
+    classes = [str(c) for c in model.classes_]
+    return [Suggestion(items[i][2], items[i][3], classes[int(items[i][5].argmax())], float(items[i][5].max()),
+                       -items[i][0]) for i in picked]
+
+
+def write_rows(path: str | os.PathLike, rows: Sequence[dict]) -> Path:
+    """Write ``rows`` (dicts) to ``path`` in the format of its extension (CSV, TSV, JSONL, Parquet)."""
+    path = Path(path)
+    columns = list(dict.fromkeys(k for r in rows for k in r)) or ["row"]
+    writer = RecordWriter(path, output_format(path), columns, header=True)
+    writer.write(rows)
+    writer.close()
+    return path

@@ -1,0 +1,283 @@
+"""Retraining on in-house data: every validation message, custom label sets end to end, check-labels, suggest."""
+import csv
+import json
+import random
+
+import numpy as np
+import pytest
+
+import postlens
+from postlens.cli import main
+from postlens.corpus import DataError, read_labelled
+from postlens.guidelines import GuidelineProfile, ProfileError, load_profile
+from postlens.review import find_label_issues, suggest
+from postlens.training import train
+
+from .conftest import CORPUS
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return read_labelled([CORPUS])
+
+
+def sample(corpus, per_label, seed=0, labels=None):
+    rng = random.Random(seed)
+    out = []
+    for label in labels or postlens.LABELS:
+        mine = [p for p in corpus if p.label == label]
+        out += rng.sample(mine, per_label)
+    rng.shuffle(out)
+    return out
+
+
+def write_csv(path, rows, columns=("text", "label")):
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        w.writerows(rows)
+    return path
+
+
+def problems_of(path, **kwargs):
+    with pytest.raises(DataError) as info:
+        train([path], None, compare=False, **kwargs)
+    return str(info.value)
+
+
+# ---- validation: every message names the file and rows, and nothing is trained ------------------
+def test_unknown_labels_are_listed_with_rows_and_a_did_you_mean(corpus, tmp_path):
+    rows = [(p.text, p.label) for p in sample(corpus, 12)]
+    rows[1] = (rows[1][0], "hardad")
+    rows[4] = (rows[4][0], "hardad")
+    rows[6] = (rows[6][0], "硬广")
+    rows[7] = (rows[7][0], "weather")
+    message = problems_of(write_csv(tmp_path / "mine.csv", rows))
+    assert "unknown label 'hardad' in mine.csv rows 2, 5; did you mean 'hard_ad'?" in message
+    assert "unknown label '硬广' in mine.csv row 7; did you mean 'hard_ad'?" in message
+    assert "unknown label 'weather' in mine.csv row 8 (labels: brand_news" in message
+    assert "nothing was done" in message
+
+
+def test_empty_text_and_missing_label_name_their_rows(corpus, tmp_path):
+    rows = [(p.text, p.label) for p in sample(corpus, 12)]
+    rows[2] = ("   ", rows[2][1])
+    rows[9] = (rows[9][0], "")
+    message = problems_of(write_csv(tmp_path / "mine.csv", rows))
+    assert "mine.csv row 3: field 'text' is empty" in message
+    assert "mine.csv row 10: no label (field 'label' is empty or not text)" in message
+
+
+def test_conflicting_duplicates_are_reported_and_repeats_counted_once(corpus, tmp_path):
+    posts = sample(corpus, 12)
+    rows = [(p.text, p.label) for p in posts]
+    other = next(label for label in postlens.LABELS if label != posts[0].label)
+    rows.append(("  " + posts[0].text + " ", other))  # the same text after trimming, another label
+    message = problems_of(write_csv(tmp_path / "mine.csv", rows))
+    assert f"the same text has different labels in mine.csv row 1 ({posts[0].label!r}), mine.csv row 61 ({other!r})" \
+        in message
+    rows[-1] = (posts[0].text, posts[0].label)  # a plain repeat is not a problem
+    _, report = train([write_csv(tmp_path / "ok.csv", rows)], None, compare=False)
+    assert "1 repeated posts (same text, same label) counted once" in report.notes
+    assert report.cv.n_posts == 60
+
+
+def test_too_few_posts_says_how_many_more(corpus, tmp_path):
+    posts = sample(corpus, 12)
+    drop = [p for p in posts if p.label == "community"][:9]
+    rows = [(p.text, p.label) for p in posts if p not in drop]
+    message = problems_of(write_csv(tmp_path / "mine.csv", rows))
+    assert "label 'community' has 3 posts; at least 10 are needed: label 7 more" in message
+
+
+def test_all_problems_are_reported_together(corpus, tmp_path):
+    rows = [(p.text, p.label) for p in sample(corpus, 12)]
+    rows[0] = ("", rows[0][1])
+    rows[1] = (rows[1][0], "servise")
+    with pytest.raises(DataError, match=r"^2 problems in the labelled data"):
+        train([write_csv(tmp_path / "mine.csv", rows)], None, compare=False)
+
+
+def test_columns_by_name_and_a_wrong_column_name(corpus, tmp_path):
+    rows = [(str(i), p.text, p.label) for i, p in enumerate(sample(corpus, 12))]
+    path = write_csv(tmp_path / "mine.csv", rows, columns=("id", "body", "category"))
+    _, report = train([path], None, compare=False)  # body and category are found by name
+    assert report.cv.n_posts == 60
+    with pytest.raises(DataError, match=r"no column 'categroy' .*did you mean 'category'\?"):
+        train([path], None, label_column="categroy", compare=False)
+    with pytest.raises(DataError, match="no column 'txt'"):
+        train([path], None, text_column="txt", compare=False)
+
+
+def test_reads_jsonl_parquet_and_saved_datasets(corpus, tmp_path):
+    import datasets
+
+    posts = sample(corpus, 12)
+    records = [{"content": p.text, "tag": p.label} for p in posts]
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                                      encoding="utf-8")
+    ds = datasets.Dataset.from_list(records)
+    ds.to_parquet(str(tmp_path / "a.parquet"))
+    ds.save_to_disk(str(tmp_path / "saved"))
+    for source in ("a.jsonl", "a.parquet", "saved"):
+        got = read_labelled([tmp_path / source], postlens.LABELS, label_column="tag")
+        assert [(p.text, p.label) for p in got] == [(p.text, p.label) for p in posts], source
+
+
+# ---- custom label sets and profiles --------------------------------------------------------------
+PROFILE = """
+name = "helpdesk"
+max_self_promotion = 0.2
+self_promotion = ["promo"]
+
+[labels.promo]
+value = 5
+max_share = 0.2
+
+[labels.help]
+value = 100
+min_share = 0.3
+
+[labels.chat]
+value = 70
+"""
+
+
+def test_custom_label_set_end_to_end(corpus, tmp_path, capsys):
+    mapping = {"hard_ad": "promo", "service": "help", "community": "chat"}
+    posts = sample(corpus, 40, labels=list(mapping))
+    data = write_csv(tmp_path / "mine.csv", [(p.text, mapping[p.label]) for p in posts])
+    (tmp_path / "helpdesk.toml").write_text(PROFILE, encoding="utf-8")
+    code = main(["train", str(data), "--labels", "promo,help,chat", "--profile", str(tmp_path / "helpdesk.toml"),
+                 "--out", str(tmp_path / "m")])
+    out = capsys.readouterr().out
+    assert code == 0 and "cross-validation" in out and "the shipped model" not in out  # other labels: no comparison
+    model = postlens.load_model(tmp_path / "m")
+    assert sorted(model.classes_) == ["chat", "help", "promo"]
+
+    ad = postlens.score("限时5折！点击下方链接立即抢购，今晚截止", model=model)
+    assert ad.label == "promo" and set(ad.probabilities) == {"promo", "help", "chat"}
+    expected = 5 * ad.probabilities["promo"] + 100 * ad.probabilities["help"] + 70 * ad.probabilities["chat"]
+    assert ad.user_value == pytest.approx(expected, abs=0.06)  # the stored profile's values
+
+    report = postlens.assess(["限时5折！点击下方链接立即抢购", "今晚8点直播间秒杀，库存有限，手慢无",
+                              "@sam Sorry about that — DM us your order number and we'll fix it today."], model=model)
+    assert set(report.mix) == {"promo", "help", "chat"} and report.profile == "helpdesk"
+    assert report.mix["promo"] == pytest.approx(2 / 3)
+    assert "max_self_promotion" in {f.rule for f in report.findings}
+
+
+def test_custom_labels_need_a_profile_with_their_values(corpus, tmp_path):
+    posts = sample(corpus, 12, labels=["hard_ad", "service"])
+    data = write_csv(tmp_path / "mine.csv", [(p.text, {"hard_ad": "promo", "service": "help"}[p.label]) for p in posts])
+    with pytest.raises(DataError, match=r"labels \['help', 'promo'\] are not codebook labels: .*--profile"):
+        train([data], None, labels=["promo", "help"])
+    partial = GuidelineProfile("p", {"promo": 5.0})
+    with pytest.raises(DataError, match=r"gives no user value to \['help'\]"):
+        train([data], None, labels=["promo", "help"], profile=partial)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name = 'x'\n[labels.a]\nvalue = 150\n", "labels.a.value: must be a user value from 0 to 100, not 150"),
+    ("[labels.a]\nvalue = 50\nmax_share = 15\n", "labels.a.max_share: must be a share between 0 and 1"),
+    ("[labels.a]\nvalue = 50\ncolour = 'red'\n", "labels.a.colour: unknown setting"),
+    ("max_self_promo = 0.2\n[labels.a]\nvalue = 1\n", "max_self_promo: unknown setting"),
+    ("[labels.a]\nvalue = 1\nmin_share = 0.5\nmax_share = 0.2\n", "labels.a: min_share 0.5 is above max_share 0.2"),
+    ("self_promotion = ['b']\n[labels.a]\nvalue = 1\n", "self_promotion: 'b' is not one of the profile's labels"),
+    ("name = 'x'\n", "labels: missing"),
+    ("[labels.a\nvalue = 1\n", "not a valid TOML file"),
+])
+def test_malformed_profile_names_file_key_and_reason(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    assert str(info.value).startswith(str(path)) and message in str(info.value)
+
+
+def test_unknown_profile_name_lists_the_shipped_ones():
+    with pytest.raises(ProfileError, match="shipped profiles: .*balanced"):
+        load_profile("nope")
+
+
+# ---- the report, reproducibility, --base -------------------------------------------------------------
+def test_report_compares_with_the_shipped_model_fold_by_fold(corpus, tmp_path):
+    data = write_csv(tmp_path / "mine.csv", [(p.text, p.label) for p in sample(corpus, 15, seed=3)])
+    model, report = train([data], tmp_path / "m")
+    assert report.shipped is not None and report.shipped.n_posts == report.cv.n_posts == 75
+    assert len(report.folds) == 3 and sum(n for n, _, _ in report.folds) == 75
+    text = report.format()
+    assert "3-fold cross-validation" in text and "the shipped model on the same posts" in text and "gain" in text
+    meta = postlens.load_model(tmp_path / "m").metadata_
+    assert meta["cross_validation"]["cross_validation"]["n_posts"] == 75
+    assert meta["profile"]["name"] == "balanced" and meta["training_data"]["fit_posts"] == 75
+
+
+def test_same_data_and_seed_give_the_same_model_byte_for_byte(corpus, tmp_path):
+    data = write_csv(tmp_path / "mine.csv", [(p.text, p.label) for p in sample(corpus, 15, seed=4)])
+    for name in ("a", "b"):
+        train([data], tmp_path / name, compare=False)
+    for file in ("weights.npz", "model.json"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
+    train([data], tmp_path / "c", compare=False, random_state=1)
+    assert (tmp_path / "c" / "model.json").read_bytes() != (tmp_path / "a" / "model.json").read_bytes()
+
+
+def test_base_mixes_in_the_shipped_corpus_with_own_posts_weighted_higher(tmp_path):
+    rows = [("今天的直播抽奖规则：评论区留言你最想要的口味，抽3位送新品礼盒", "community"),
+            ("Our Q3 results: revenue up 12%, and we opened 40 new stores", "brand_news")]
+    data = write_csv(tmp_path / "mine.csv", rows)
+    model, report = train([data], None, base=True, compare=False)
+    assert any("each weighted" in n and "posts of the shipped corpus" in n for n in report.notes)
+    assert report.cv.n_posts == 2  # the report is about the team's own posts
+
+
+# ---- check-labels ----------------------------------------------------------------------------------
+def test_find_label_issues_on_a_hand_made_case():
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9], [0.85, 0.15]])
+    given = np.array([0, 0, 1, 1, 1])  # the last is labelled 1 but looks like the 0s
+    issues, suggested = find_label_issues(proba, given)
+    assert issues.tolist() == [4] and suggested.tolist() == [0]
+
+
+def test_check_labels_finds_deliberately_flipped_labels(corpus, tmp_path, capsys):
+    posts = sample(corpus, 40, seed=5)
+    rng = random.Random(7)
+    flipped = set(rng.sample(range(len(posts)), 12))
+    rows = []
+    for i, p in enumerate(posts):
+        label = rng.choice([x for x in postlens.LABELS if x != p.label]) if i in flipped else p.label
+        rows.append((p.text, label))
+    data = write_csv(tmp_path / "mine.csv", rows)
+    assert main(["check-labels", str(data), "-o", str(tmp_path / "suspects.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "rows whose label is probably wrong" in out and "with the shipped corpus" in out
+    with open(tmp_path / "suspects.csv", encoding="utf-8") as f:
+        suspects = list(csv.DictReader(f))
+    assert list(suspects[0])[:4] == ["where", "label", "suggested", "confidence"]
+    listed = [int(s["where"].rsplit(" ", 1)[1]) - 1 for s in suspects]
+    assert len(set(listed) & flipped) >= 8, (listed, sorted(flipped))  # most flipped rows are found
+    assert len(set(listed[:12]) & flipped) >= 7  # and they lead the list
+    right = [s for s, i in zip(suspects, listed) if i in flipped and s["suggested"] == posts[i].label]
+    assert len(right) >= 6  # the suggested label is usually the one the row had before it was flipped
+
+
+# ---- suggest -----------------------------------------------------------------------------------------
+def test_suggest_picks_uncertain_and_varied_posts(corpus, tmp_path, model, capsys):
+    posts = sample(corpus, 30, seed=9)
+    texts = [p.text for p in posts] + [posts[0].text + " 🔥" * k for k in range(1, 30)]  # near-copies of one post
+    data = tmp_path / "unlabelled.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)),
+                    encoding="utf-8")
+    picked = suggest(data, 10, model=model)
+    assert len(picked) == 10 and len({p.row for p in picked}) == 10
+    proba = model.predict_proba(texts)
+    top2 = np.sort(proba, axis=1)[:, -2:]
+    margins = top2[:, 1] - top2[:, 0]
+    assert np.mean([p.margin for p in picked]) < np.median(margins)  # less sure than the typical post
+    assert sum(p.row > 150 for p in picked) <= 2  # not ten copies of one post
+    assert main(["suggest", str(data), "-n", "5", "-o", str(tmp_path / "next.csv")]) == 0
+    with open(tmp_path / "next.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 5 and all(r["label"] == "" and r["text"] for r in rows)
+    assert {"row", "id", "model_guess", "model_confidence"} <= set(rows[0])
