@@ -211,3 +211,11 @@ def test_assess_orders_by_date_and_reads_iso_strings():
     assert report.n_posts == 3
     with pytest.raises(ValueError, match="date 'yesterday' at 1 is not a date"):
         postlens.assess(texts, dates=["2024-05-01", "yesterday", None])
+
+
+def test_report_findings_name_posts_as_the_recommendations_do():
+    labels = ["service"] + ["hard_ad"] * 5
+    report = weigh_posts(labels, certain(labels), CLASSES, BALANCED, numbers=[10, 20, 30, 40, 50, 60])
+    run = next(f for f in report.findings if f.rule == "max_consecutive.hard_ad")
+    assert run.examples == (20, 30, 40, 50, 60)
+    assert any("from post #20 to #60" in r for r in report.recommendations)

@@ -25,6 +25,7 @@ about itself (``self_talk_only``). Profiles are TOML files (``profiles/*.toml`` 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from dataclasses import dataclass, field
@@ -223,7 +224,9 @@ class Finding:
         penalty: points taken off the score (0 for rules that only flag).
         message: the finding in plain words.
         allowed: the allowed range in words (``"at most 15%"``).
-        examples: positions (0-based, in the order assessed) of posts that show it.
+        examples: posts that show it. From :func:`weigh_sequence`: 0-based positions in the order
+            given; in a :class:`MixReport`: the posts' numbers as its recommendations name them
+            (``#1``, ``#2``, ... in the order assessed, or the archive's row numbers in a report).
     """
 
     rule: str
@@ -532,5 +535,7 @@ def weigh_posts(labels: Sequence[str], proba: np.ndarray, classes: Sequence[str]
     known = [w for w in (weeks or []) if w is not None]
     n_weeks = (max(known) - min(known) + 1 / 7) if known else None
     recs = recommend(findings, labels, proba, classes, profile, numbers, n_weeks)
+    named = list(numbers) if numbers is not None else list(range(1, n + 1))
+    findings = [dataclasses.replace(f, examples=tuple(named[i] for i in f.examples)) for f in findings]
     return MixReport(n, mix, round(score, 1), round(value, 1), tuple(findings), profile.name, expected_mix, mix_range,
                      tuple((what, round(points, 2)) for what, points in steps), tuple(recs))
