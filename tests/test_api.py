@@ -1,4 +1,5 @@
 """Behaviour of the public API on the shipped model."""
+import datetime
 import math
 import threading
 
@@ -198,3 +199,21 @@ def test_labelling_does_not_import_scikit_learn():
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("value", ["2024-05-01", "2024/5/1", "2024.05.01", "2024年5月1日", "20240501", 20240501,
+                                   1714521600, 1714521600000, "1714521600", "2024-05-01T00:00:00Z",
+                                   "2024-05-01T08:00:00+08:00", "2024年5月1日 00:00"])
+def test_dates_in_the_forms_exports_hold(value):
+    """ISO, slashes, dots, Chinese dates, YYYYMMDD and Unix seconds or milliseconds all read as 1 May 2024 UTC."""
+    from postlens.api import to_weeks
+
+    assert to_weeks(value) == pytest.approx(to_weeks(datetime.date(2024, 5, 1)))
+
+
+@pytest.mark.parametrize("value", ["yesterday", 12, "2024-13-01", True, "2024年13月1日"])
+def test_a_value_that_is_not_a_date_is_named(value):
+    from postlens.api import to_weeks
+
+    with pytest.raises(ValueError, match=r"date .* at row 3 is not a date \(expected e\.g\."):
+        to_weeks(value, "row 3")

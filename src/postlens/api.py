@@ -1,6 +1,7 @@
 """The public API: score one post, score many, assess an account's mix, load a model."""
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -190,10 +191,23 @@ def assess(posts: Iterable[Union[str, PostScore]], *, model: PostClassifier | No
     return weigh_posts([results[i].label for i in order], proba, classes, profile, weeks, [i + 1 for i in order])
 
 
+_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T,]*(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+
+
 def to_weeks(value: Any, where: Any = None) -> float | None:
-    """A date as weeks since 1970-01-01 (``None`` for a missing value). Accepts ``datetime``, ``date``,
-    numpy/pandas timestamps and ISO-8601 strings (``2024-05-01``, ``2024-05-01 08:30``, ``2024/05/01``)."""
+    """A date as weeks since 1970-01-01 (``None`` for a missing value).
+
+    Accepts ``datetime``/``date`` objects, numpy and pandas timestamps, ISO-8601 strings
+    (``2024-05-01``, ``2024-05-01T08:30:00+08:00``), ``2024/5/1 8:30``, ``2024.05.01``,
+    ``2024年5月1日``, ``20240501``, and Unix times in seconds or milliseconds (as numbers or
+    digits: what WeChat and Weibo exports hold). A time zone, when given, is converted to UTC.
+    Raises ``ValueError`` naming ``where`` for anything else.
+    """
     import datetime as dt
+
+    def bad() -> ValueError:
+        return ValueError(f"date {value!r}" + (f" at {where}" if where is not None else "")
+                          + " is not a date (expected e.g. 2024-05-01, 2024-05-01 08:30, 2024年5月1日 or a Unix time)")
 
     if value is None or (isinstance(value, float) and value != value) or type(value).__name__ in ("NAType", "NaTType"):
         return None
@@ -201,22 +215,41 @@ def to_weeks(value: Any, where: Any = None) -> float | None:
         value = value.to_pydatetime()
     elif isinstance(value, np.datetime64):
         value = value.astype("datetime64[s]").astype(dt.datetime)
-    if isinstance(value, str):
-        text = value.strip().replace("/", "-").replace("Z", "+00:00")
+    elif isinstance(value, np.generic):
+        value = value.item()
+    moment: Any = value
+    if isinstance(value, str) and value.strip().isdigit():
+        moment = int(value.strip())
+    if isinstance(moment, (int, float)) and not isinstance(moment, bool):
+        if 19000101 <= moment <= 21001231 and float(moment).is_integer():  # YYYYMMDD
+            try:
+                moment = dt.datetime.strptime(str(int(moment)), "%Y%m%d")
+            except ValueError:
+                raise bad() from None
+        elif 1e8 <= moment < 1e11:  # Unix seconds (1973-5138)
+            moment = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=float(moment))
+        elif 1e11 <= moment < 1e14:  # Unix milliseconds
+            moment = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=float(moment))
+        else:
+            raise bad()
+    elif isinstance(moment, str):
+        text = moment.strip()
         if not text:
             return None
         try:
-            value = dt.datetime.fromisoformat(text)
+            moment = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
         except ValueError:
+            m = _DATE.match(text)
+            if not m:
+                raise bad() from None
             try:
-                value = dt.datetime.fromisoformat(text[:10])
+                moment = dt.datetime(*(int(g) if g else 0 for g in m.groups()))
             except ValueError:
-                raise ValueError(f"date {value!r}" + (f" at {where}" if where is not None else "")
-                                 + " is not a date (expected e.g. 2024-05-01 or 2024-05-01 08:30)") from None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return (value - dt.datetime(1970, 1, 1)).total_seconds() / (7 * 86400)
-    if isinstance(value, dt.date):
-        return (value - dt.date(1970, 1, 1)).days / 7
-    raise ValueError(f"date {value!r}" + (f" at {where}" if where is not None else "") + " is not a date")
+                raise bad() from None
+    if isinstance(moment, dt.datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return (moment - dt.datetime(1970, 1, 1)).total_seconds() / (7 * 86400)
+    if isinstance(moment, dt.date):
+        return (moment - dt.date(1970, 1, 1)).days / 7
+    raise bad()
