@@ -236,7 +236,7 @@ def test_resume_after_interruption_loses_and_repeats_nothing(tmp_path, monkeypat
     postlens.label_file(src, whole, jobs=1)
 
     out = tmp_path / f"out.{fmt}"
-    real = batch._merge
+    real = batch._advance  # called once per chunk, after the chunk is written
     calls = {"n": 0}
 
     def crash_after_some(*args, **kwargs):
@@ -245,11 +245,11 @@ def test_resume_after_interruption_loses_and_repeats_nothing(tmp_path, monkeypat
             raise _Crash()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(batch, "_merge", crash_after_some)
+    monkeypatch.setattr(batch, "_advance", crash_after_some)
     with pytest.raises(_Crash):
         postlens.label_file(src, out, jobs=1)
     assert not out.exists()  # no half file that looks complete
-    monkeypatch.setattr(batch, "_merge", real)
+    monkeypatch.setattr(batch, "_advance", real)
     summary = postlens.label_file(src, out, jobs=1, resume=True)
     assert (summary.rows_read, summary.labelled, summary.rejected) == (57, 55, 2)
     if fmt == "parquet":
@@ -268,10 +268,10 @@ def test_resume_refuses_a_changed_input(tmp_path, monkeypatch):
     src = tmp_path / "in.csv"
     _write_csv(src, _rows(30))
     out = tmp_path / "out.csv"
-    real = batch._merge
-    monkeypatch.setattr(batch, "_merge", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    real = batch._advance
+    monkeypatch.setattr(batch, "_advance", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
     assert main(["label", str(src), "-o", str(out), "--jobs", "1"]) == 130
-    monkeypatch.setattr(batch, "_merge", real)
+    monkeypatch.setattr(batch, "_advance", real)
     _write_csv(src, _rows(31))
     with pytest.raises(ArchiveError, match="changed since the interrupted run"):
         postlens.label_file(src, out, jobs=1, resume=True)
@@ -284,9 +284,9 @@ def test_killed_run_resumes(tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _rows(3000)), encoding="utf-8")
     code = ("import sys, os, signal; from postlens import batch; batch.CHUNK_ROWS = 50; batch.PART_ROWS = 200\n"
-            "real = batch._merge; n = {'n': 0}\n"
-            "def merge(*a):\n    n['n'] += 1\n    if n['n'] == 25: os.kill(os.getpid(), signal.SIGKILL)\n    return real(*a)\n"
-            "batch._merge = merge\n"
+            "real = batch._advance; n = {'n': 0}\n"
+            "def advance(*a):\n    n['n'] += 1\n    if n['n'] == 25: os.kill(os.getpid(), signal.SIGKILL)\n    return real(*a)\n"
+            "batch._advance = advance\n"
             f"batch.label_file({str(src)!r}, {str(tmp_path / 'out.csv')!r}, jobs=1)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True)
     assert proc.returncode == -9

@@ -481,6 +481,23 @@ class RecordWriter:
         elif records:
             self._write_parquet(records)
 
+    def write_labelled(self, records: Sequence[dict], added: Sequence[Sequence[Any]]) -> None:
+        """Write ``records`` with the added columns' values (one list per added column, the last
+        ``len(added)`` of :attr:`columns`). CSV/TSV rows are built without merging dicts."""
+        if self.format not in ("csv", "tsv"):
+            names = self.columns[len(self.columns) - len(added):]
+            self.write([{**r, **dict(zip(names, row))} for r, row in zip(records, zip(*added))])
+            return
+        inputs = self.columns[: len(self.columns) - len(added)]
+        getter = operator.itemgetter(*inputs)
+        try:
+            base = list(map(getter, records)) if len(inputs) > 1 else [(getter(r),) for r in records]
+        except KeyError:  # records without some columns (from JSONL)
+            base = [tuple(r.get(c) for c in inputs) for r in records]
+        if not self._plain and any(type(v) in _NESTED for row in base for v in row):
+            base = [tuple(_cell(v) for v in row) for row in base]
+        self._csv.writerows([b + a for b, a in zip(base, zip(*added))])
+
     def _write_parquet(self, records: Sequence[dict]) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq

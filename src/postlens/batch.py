@@ -313,7 +313,7 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
             names = _added_names(archive, labels)
             if not part:
                 start_part()
-            part["writer"].write(_merge(chunk, added, names))
+            part["writer"].write_labelled(chunk.records, [added[c] for c in added] if added else [[]] * len(names))
             if chunk.rejected:
                 if part["errors"] is None:
                     part["errors"] = open(parts_dir / (part["name"].rsplit(".", 1)[0] + ".errors.jsonl.tmp"), "wb")
