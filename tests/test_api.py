@@ -206,14 +206,14 @@ def test_labelling_does_not_import_scikit_learn():
                                    "2024-05-01T08:00:00+08:00", "2024年5月1日 00:00"])
 def test_dates_in_the_forms_exports_hold(value):
     """ISO, slashes, dots, Chinese dates, YYYYMMDD and Unix seconds or milliseconds all read as 1 May 2024 UTC."""
-    from postlens.api import to_weeks
+    from postlens.dates import to_weeks
 
     assert to_weeks(value) == pytest.approx(to_weeks(datetime.date(2024, 5, 1)))
 
 
 @pytest.mark.parametrize("value", ["yesterday", 12, "2024-13-01", True, "2024年13月1日"])
 def test_a_value_that_is_not_a_date_is_named(value):
-    from postlens.api import to_weeks
+    from postlens.dates import to_weeks
 
     with pytest.raises(ValueError, match=r"date .* at row 3 is not a date \(expected e\.g\."):
         to_weeks(value, "row 3")

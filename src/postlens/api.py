@@ -1,7 +1,6 @@
 """The public API: score one post, score many, assess an account's mix, load a model."""
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,9 +14,10 @@ import numpy as np
 from .guidelines import BALANCED, GuidelineProfile, MixReport, weigh_posts
 from .model import PostClassifier
 from . import ngrams
+from .dates import in_time_order, to_weeks
 from .text import check_text, languages, normalize_many
 
-__all__ = ["PostScore", "MixReport", "score", "score_many", "assess", "load_model", "default_model_path", "to_weeks"]
+__all__ = ["PostScore", "MixReport", "score", "score_many", "assess", "load_model", "default_model_path", "model_profile"]
 
 _MODEL_NAME = "postlens-base"
 _lock = threading.Lock()
@@ -69,9 +69,13 @@ def load_model(path: str | Path | None = None) -> PostClassifier:
 
 
 def model_profile(model: PostClassifier) -> GuidelineProfile:
-    """The guideline profile stored with ``model`` when it was trained (``BALANCED`` if none was)."""
-    stored = getattr(model, "metadata_", {}).get("profile")
-    return GuidelineProfile.from_dict(stored, "the model's profile") if stored else BALANCED
+    """The guideline profile stored with ``model`` when it was trained (``BALANCED`` if none was); read once per model."""
+    profile = model.__dict__.get("_profile_cache")
+    if profile is None:
+        stored = getattr(model, "metadata_", {}).get("profile")
+        profile = GuidelineProfile.from_dict(stored, "the model's profile") if stored else BALANCED
+        model.__dict__["_profile_cache"] = profile
+    return profile
 
 
 def _model(model: PostClassifier | None) -> PostClassifier:
@@ -178,78 +182,12 @@ def assess(posts: Iterable[Union[str, PostScore]], *, model: PostClassifier | No
     texts = [p for p in items if not isinstance(p, PostScore)]
     scored = iter(score_many(texts, model=m, profile=profile))
     results = [p if isinstance(p, PostScore) else next(scored) for p in items]
-    classes = [str(c) for c in m.classes_] if texts or model is not None else list(profile.values)
-    for r in results:
-        classes += [c for c in r.probabilities if c not in classes]
+    classes = list(dict.fromkeys([*map(str, m.classes_), *(c for r in results for c in r.probabilities)]))
     weeks = None
     order = list(range(len(results)))
     if dates is not None:
         weeks = [to_weeks(d, i) for i, d in enumerate(dates)]
-        order.sort(key=lambda i: (weeks[i] is None, weeks[i] or 0.0, i))
+        order = in_time_order(weeks)
         weeks = [weeks[i] for i in order]
     proba = np.array([[results[i].probabilities.get(c, 0.0) for c in classes] for i in order]).reshape(-1, len(classes))
     return weigh_posts([results[i].label for i in order], proba, classes, profile, weeks, [i + 1 for i in order])
-
-
-_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T,]*(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
-
-
-def to_weeks(value: Any, where: Any = None) -> float | None:
-    """A date as weeks since 1970-01-01 (``None`` for a missing value).
-
-    Accepts ``datetime``/``date`` objects, numpy and pandas timestamps, ISO-8601 strings
-    (``2024-05-01``, ``2024-05-01T08:30:00+08:00``), ``2024/5/1 8:30``, ``2024.05.01``,
-    ``2024年5月1日``, ``20240501``, and Unix times in seconds or milliseconds (as numbers or
-    digits: what WeChat and Weibo exports hold). A time zone, when given, is converted to UTC.
-    Raises ``ValueError`` naming ``where`` for anything else.
-    """
-    import datetime as dt
-
-    def bad() -> ValueError:
-        return ValueError(f"date {value!r}" + (f" at {where}" if where is not None else "")
-                          + " is not a date (expected e.g. 2024-05-01, 2024-05-01 08:30, 2024年5月1日 or a Unix time)")
-
-    if value is None or (isinstance(value, float) and value != value) or type(value).__name__ in ("NAType", "NaTType"):
-        return None
-    if hasattr(value, "to_pydatetime"):
-        value = value.to_pydatetime()
-    elif isinstance(value, np.datetime64):
-        value = value.astype("datetime64[s]").astype(dt.datetime)
-    elif isinstance(value, np.generic):
-        value = value.item()
-    moment: Any = value
-    if isinstance(value, str) and value.strip().isdigit():
-        moment = int(value.strip())
-    if isinstance(moment, (int, float)) and not isinstance(moment, bool):
-        if 19000101 <= moment <= 21001231 and float(moment).is_integer():  # YYYYMMDD
-            try:
-                moment = dt.datetime.strptime(str(int(moment)), "%Y%m%d")
-            except ValueError:
-                raise bad() from None
-        elif 1e8 <= moment < 1e11:  # Unix seconds (1973-5138)
-            moment = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=float(moment))
-        elif 1e11 <= moment < 1e14:  # Unix milliseconds
-            moment = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=float(moment))
-        else:
-            raise bad()
-    elif isinstance(moment, str):
-        text = moment.strip()
-        if not text:
-            return None
-        try:
-            moment = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-        except ValueError:
-            m = _DATE.match(text)
-            if not m:
-                raise bad() from None
-            try:
-                moment = dt.datetime(*(int(g) if g else 0 for g in m.groups()))
-            except ValueError:
-                raise bad() from None
-    if isinstance(moment, dt.datetime):
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return (moment - dt.datetime(1970, 1, 1)).total_seconds() / (7 * 86400)
-    if isinstance(moment, dt.date):
-        return (moment - dt.date(1970, 1, 1)).days / 7
-    raise bad()

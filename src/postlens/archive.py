@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Iterator, Sequence
 import orjson
 
 __all__ = ["Archive", "ArchiveError", "Chunk", "Rejected", "open_archive", "output_format", "RecordWriter",
-           "join_parts", "resolve_text_columns", "TEXT_COLUMNS"]
+           "join_parts", "find_column", "resolve_text_columns", "TEXT_COLUMNS"]
 
 #: Column names taken as the post's text, in order of preference (case-insensitive).
 TEXT_COLUMNS = ("text", "content", "body", "tweet", "正文", "post", "message")
@@ -90,6 +90,19 @@ def _closest(name: str, columns: Sequence[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def find_column(columns: Sequence[str], wanted: str | None, candidates: Sequence[str], where: str,
+                what: str = "") -> str | None:
+    """``wanted`` if given (else an :class:`ArchiveError` naming ``where``, with a did-you-mean), or the
+    first of ``candidates`` among ``columns`` (case-insensitive), or ``None``."""
+    if wanted:
+        if wanted not in columns:
+            raise ArchiveError(f"{where}: no {what + ' ' if what else ''}column {wanted!r} "
+                               f"(columns: {', '.join(map(str, columns))})" + _closest(wanted, [str(c) for c in columns]))
+        return wanted
+    lower = {str(c).lower(): c for c in columns}
+    return next((lower[n] for n in candidates if n in lower), None)
+
+
 def resolve_text_columns(columns: Sequence[str], text_column: str | None, where: str) -> tuple[str, ...]:
     """The column(s) whose values make a post's text; several are joined with a line break.
 
@@ -98,16 +111,11 @@ def resolve_text_columns(columns: Sequence[str], text_column: str | None, where:
     whichever of them exists.
     """
     if text_column:
-        names = tuple(n.strip() for n in text_column.split("+"))
-        for name in names:
-            if name not in columns:
-                raise ArchiveError(f"{where}: no column {name!r} (columns: {', '.join(map(str, columns))})"
-                                   + _closest(name, [str(c) for c in columns]))
-        return names
+        return tuple(find_column(columns, n.strip(), (), where) for n in text_column.split("+"))  # type: ignore[misc]
+    found = find_column(columns, None, TEXT_COLUMNS, where)
+    if found is not None:
+        return (found,)
     lower = {str(c).lower(): c for c in columns}
-    for name in TEXT_COLUMNS:
-        if name in lower:
-            return (lower[name],)
     title = next((lower[n] for n in _TITLES if n in lower), None)
     digest = next((lower[n] for n in _DIGESTS if n in lower), None)
     found = tuple(c for c in (title, digest) if c is not None)
@@ -429,6 +437,11 @@ _NESTED = (list, tuple, dict)
 _ORJSON = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
+def merged(records: Sequence[dict], names: Sequence[str], values: Sequence[Sequence[Any]]) -> list[dict]:
+    """Each record with the added columns ``names`` (``values``: one list per column) after its own."""
+    return [{**r, **dict(zip(names, row))} for r, row in zip(records, zip(*values))]
+
+
 def jsonl_line(record: dict) -> bytes:
     """One JSONL line (UTF-8, newline included); what JSON cannot hold natively is written as text."""
     return orjson.dumps(record, default=str, option=_ORJSON)
@@ -458,8 +471,6 @@ class RecordWriter:
         self._parquet: Any = None
         self._file: Any = None
         if fmt in ("csv", "tsv"):
-            self._getter = operator.itemgetter(*self.columns) if len(self.columns) > 1 else (
-                lambda r: (r[self.columns[0]],))
             self._file = open(self.path, "w", encoding="utf-8", newline="")
             self._csv = csv.writer(self._file, delimiter="\t" if fmt == "tsv" else ",")
             if header:
@@ -467,36 +478,27 @@ class RecordWriter:
         elif fmt == "jsonl":
             self._file = open(self.path, "wb")
 
-    def write(self, records: Sequence[dict]) -> None:
-        if self.format in ("csv", "tsv"):
-            try:
-                rows = list(map(self._getter, records))
-            except KeyError:  # records without some columns (from JSONL)
-                rows = [[r.get(c) for c in self.columns] for r in records]
-            if not self._plain and any(type(v) in _NESTED for row in rows for v in row):
-                rows = [[_cell(v) for v in row] for row in rows]
-            self._csv.writerows(rows)
-        elif self.format == "jsonl":
-            self._file.writelines(map(jsonl_line, records))
-        elif records:
-            self._write_parquet(records)
-
-    def write_labelled(self, records: Sequence[dict], added: Sequence[Sequence[Any]]) -> None:
-        """Write ``records`` with the added columns' values (one list per added column, the last
-        ``len(added)`` of :attr:`columns`). CSV/TSV rows are built without merging dicts."""
+    def write(self, records: Sequence[dict], added: Sequence[Sequence[Any]] = ()) -> None:
+        """Write ``records``; ``added`` holds the values of the last ``len(added)`` columns (one list
+        per column, one value per record) when they are not in the records (CSV/TSV rows are then
+        built without merging dicts)."""
         if self.format not in ("csv", "tsv"):
-            names = self.columns[len(self.columns) - len(added):]
-            self.write([{**r, **dict(zip(names, row))} for r, row in zip(records, zip(*added))])
+            if added:
+                records = merged(records, self.columns[len(self.columns) - len(added):], added)
+            if self.format == "jsonl":
+                self._file.writelines(map(jsonl_line, records))
+            elif records:
+                self._write_parquet(records)
             return
         inputs = self.columns[: len(self.columns) - len(added)]
         getter = operator.itemgetter(*inputs)
         try:
-            base = list(map(getter, records)) if len(inputs) > 1 else [(getter(r),) for r in records]
+            rows = list(map(getter, records)) if len(inputs) > 1 else [(getter(r),) for r in records]
         except KeyError:  # records without some columns (from JSONL)
-            base = [tuple(r.get(c) for c in inputs) for r in records]
-        if not self._plain and any(type(v) in _NESTED for row in base for v in row):
-            base = [tuple(_cell(v) for v in row) for row in base]
-        self._csv.writerows([b + a for b, a in zip(base, zip(*added))])
+            rows = [tuple(r.get(c) for c in inputs) for r in records]
+        if not self._plain and any(type(v) in _NESTED for row in rows for v in row):
+            rows = [tuple(_cell(v) for v in row) for row in rows]
+        self._csv.writerows([b + a for b, a in zip(rows, zip(*added))] if added else rows)
 
     def _write_parquet(self, records: Sequence[dict]) -> None:
         import pyarrow as pa

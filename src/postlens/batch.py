@@ -30,7 +30,7 @@ import numpy as np
 
 from .api import _label, model_profile, _model, load_model
 from .archive import Archive, ArchiveError, Chunk, Rejected, open_archive, output_format, resolve_text_columns
-from .archive import RecordWriter, join_parts, jsonl_line
+from .archive import RecordWriter, join_parts, jsonl_line, merged
 from .guidelines import GuidelineProfile
 from .model import PostClassifier
 
@@ -108,9 +108,7 @@ def _labelled_chunks(archive: Archive, model: PostClassifier, profile: Guideline
 
 
 def _merge(chunk: Chunk, added: dict[str, list], names: Sequence[str]) -> list[dict]:
-    columns = list(added)
-    values = [added[c] for c in columns]
-    return [{**record, **dict(zip(names, row))} for record, row in zip(chunk.records, zip(*values))]
+    return merged(chunk.records, names, list(added.values()))
 
 
 def _added_names(archive: Archive, labels: Sequence[str]) -> list[str]:
@@ -313,7 +311,7 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
             names = _added_names(archive, labels)
             if not part:
                 start_part()
-            part["writer"].write_labelled(chunk.records, [added[c] for c in added] if added else [[]] * len(names))
+            part["writer"].write(chunk.records, list(added.values()))
             if chunk.rejected:
                 if part["errors"] is None:
                     part["errors"] = open(parts_dir / (part["name"].rsplit(".", 1)[0] + ".errors.jsonl.tmp"), "wb")

@@ -17,9 +17,9 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
-from .archive import ArchiveError, open_archive
+from .archive import ArchiveError, find_column, open_archive
 from .labels import TAXONOMY
 
 __all__ = ["LabelledPost", "read_labelled", "check_labelled", "corpus_files", "data_sha256", "is_test_split",
@@ -67,18 +67,14 @@ def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def _label_column(columns: Sequence[str], label_column: str | None, where: str) -> str:
-    if label_column:
-        if label_column not in columns:
-            close = difflib.get_close_matches(label_column, [str(c) for c in columns], n=1, cutoff=0.6)
-            raise DataError(f"{where}: no column {label_column!r} (columns: {', '.join(map(str, columns))})"
-                            + (f"; did you mean {close[0]!r}?" if close else ""))
-        return label_column
-    lower = {str(c).lower(): c for c in columns}
-    for name in LABEL_COLUMNS:
-        if name in lower:
-            return lower[name]
-    raise DataError(f"{where}: no label column found (looked for {', '.join(LABEL_COLUMNS)}); name it with "
-                    f"--label-column (columns: {', '.join(map(str, columns))})")
+    try:
+        found = find_column(columns, label_column, LABEL_COLUMNS, where)
+    except ArchiveError as exc:
+        raise DataError(str(exc)) from None
+    if found is None:
+        raise DataError(f"{where}: no label column found (looked for {', '.join(LABEL_COLUMNS)}); name it with "
+                        f"--label-column (columns: {', '.join(map(str, columns))})")
+    return found
 
 
 def _rows(rows: list[int]) -> str:
@@ -164,12 +160,13 @@ def _unknown_labels(posts: Sequence[LabelledPost], labels: Sequence[str]) -> lis
 
 
 def check_labelled(posts: Sequence[LabelledPost], labels: Sequence[str] | None = None, *,
-                   min_posts: int = MIN_POSTS_PER_LABEL) -> list[LabelledPost]:
+                   min_posts: int | Mapping[str, int] = MIN_POSTS_PER_LABEL) -> list[LabelledPost]:
     """Check posts before training; returns them with exact repeats (same text, same label) counted once.
 
     Problems (all reported together in one :class:`DataError`): labels outside ``labels``, the
-    same text under different labels, and labels with fewer than ``min_posts`` posts (saying
-    how many more to label). Texts are compared after trimming and collapsing whitespace.
+    same text under different labels, and labels with fewer than ``min_posts`` posts (one number
+    for all labels, or one per label), saying how many more to label. Texts are compared after
+    trimming and collapsing whitespace.
     """
     problems = _unknown_labels(posts, labels) if labels is not None else []
     first: dict[str, LabelledPost] = {}
@@ -191,10 +188,11 @@ def check_labelled(posts: Sequence[LabelledPost], labels: Sequence[str] | None =
     for p in kept:
         counts[p.label] += 1
     for label in (labels if labels is not None else sorted(counts)):
-        if counts[label] < min_posts:
+        need = min_posts.get(label, 0) if isinstance(min_posts, Mapping) else min_posts
+        if counts[label] < need:
             problems.append(f"label {label!r} has {counts[label]} post{'s' if counts[label] != 1 else ''}; "
-                            f"at least {min_posts} are needed: label {min_posts - counts[label]} more")
-    if len(counts) < 2 and not problems:
+                            f"at least {need} are needed: label {need - counts[label]} more")
+    if labels is None and len(counts) < 2 and not problems:
         problems.append("training needs at least two different labels")
     _raise(problems, "training data")
     return kept

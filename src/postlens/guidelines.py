@@ -506,8 +506,7 @@ def weigh_posts(labels: Sequence[str], proba: np.ndarray, classes: Sequence[str]
     half = 1.96 * np.sqrt((proba * (1 - proba)).sum(axis=0)) / n
     expected_mix = {c: float(e) for c, e in zip(classes, expected)}
     mix_range = {c: (float(max(0.0, e - h)), float(min(1.0, e + h))) for c, e, h in zip(classes, expected, half)}
-    value_before, value, mix_findings = weigh_mix(mix, profile)
-    findings = list(mix_findings)
+    _, value, findings = weigh_mix(mix, profile)
     for label in counts:
         if label not in profile.values:
             findings.append(Finding(
@@ -521,10 +520,13 @@ def weigh_posts(labels: Sequence[str], proba: np.ndarray, classes: Sequence[str]
         pool.sort(key=lambda i: (-proba[i, col[labels[i]]] if labels[i] in col else 0.0, i))
         return tuple(pool[:k])
 
-    findings = [Finding(f.rule, f.measured, f.limit, f.penalty, f.message, f.allowed,
-                        confident([f.rule.split(".", 1)[1]]) if f.rule.startswith(("max_share.", "unknown_label."))
-                        else confident(profile.self_promotion) if f.rule in ("max_self_promotion", "self_talk_only")
-                        else f.examples) for f in findings]
+    def shown(f: Finding) -> tuple[int, ...]:
+        """Posts that show a finding on shares: the most confident posts of its label(s)."""
+        if f.rule.startswith(("max_share.", "unknown_label.")):
+            return confident([f.rule.split(".", 1)[1]])
+        return confident(profile.self_promotion) if f.rule in ("max_self_promotion", "self_talk_only") else f.examples
+
+    findings = [dataclasses.replace(f, examples=shown(f)) for f in findings]
     findings += weigh_sequence(labels, profile, weeks)
     penalties = [(f.message, -f.penalty) for f in findings if f.penalty > 0]
     raw = value + sum(p for _, p in penalties)

@@ -20,9 +20,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .api import model_profile, to_weeks
-from .archive import ArchiveError, open_archive
-from .guidelines import GuidelineProfile, MixReport, weigh_mix, weigh_posts
+from .api import model_profile
+from .dates import in_time_order, to_weeks
+from .archive import find_column, open_archive
+from .guidelines import BALANCED, GuidelineProfile, MixReport, weigh_mix, weigh_posts
 from .labels import TAXONOMY
 from .model import PostClassifier
 
@@ -139,15 +140,6 @@ def _trend_chart(r: AccountReport, width: int = 720, height: int = 240, pad: int
 
 
 # ---- building ---------------------------------------------------------------------------------------------
-def _find(columns: Sequence[str], wanted: str | None, names: Sequence[str], what: str, where: str) -> str | None:
-    if wanted:
-        if wanted not in columns:
-            raise ArchiveError(f"{where}: no {what} column {wanted!r} (columns: {', '.join(map(str, columns))})")
-        return wanted
-    lower = {str(c).lower(): c for c in columns}
-    return next((lower[n] for n in names if n in lower), None)
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -216,12 +208,12 @@ def build_report(source: str | os.PathLike, *, model: PostClassifier | None = No
                 yield from (("ok", item) for item in zip(chunk.rows, _merge(chunk, added, names)))
         rows_iter = rows_gen()
     text_col = " + ".join(archive.text_columns) if archive.text_columns else None
-    if profile is None:
-        profile = model_profile(m) if m is not None else model_profile(_model_of(None))
-    date_col = _find(columns, date_column, DATE_COLUMNS, "date", where)
-    account_col = _find(columns, account_column, ACCOUNT_COLUMNS, "account", where)
+    if profile is None:  # labels read from a file: no model is loaded; its profile is the shipped one
+        profile = model_profile(m) if m is not None else BALANCED
+    date_col = find_column(columns, date_column, DATE_COLUMNS, where, "date")
+    account_col = find_column(columns, account_column, ACCOUNT_COLUMNS, where, "account")
     if engagement_columns:
-        metrics = [_find(columns, c, (), "engagement", where) for c in engagement_columns]
+        metrics = [find_column(columns, c, (), where, "engagement") for c in engagement_columns]
     else:
         lower = {str(c).lower(): c for c in columns}
         metrics = [lower[n] for n in ENGAGEMENT_COLUMNS if n in lower]
@@ -257,15 +249,12 @@ def build_report(source: str | os.PathLike, *, model: PostClassifier | None = No
         accounts.append(str(record.get(account_col, "")) if account_col else "")
         for mm in metrics:
             values[mm].append(_number(record.get(mm)))
-        if label in best:
-            text = " ".join(archive.text_of(record).split()) if archive.text_columns else ""
-            p = probs[labels.index(label)]
-            heap = best[label]
-            item_ = (p, -number, text[:280])
-            if len(heap) < examples_per_label:
-                heapq.heappush(heap, item_)
-            elif item_ > heap[0]:
-                heapq.heapreplace(heap, item_)
+        heap = best.get(label)
+        if heap is not None:  # keep the most confident posts of each label; their text only when kept
+            key = (probs[labels.index(label)], -number)
+            if len(heap) < examples_per_label or key > heap[0][:2]:
+                text = " ".join(archive.text_of(record).split())[:280] if archive.text_columns else ""
+                (heapq.heappush if len(heap) < examples_per_label else heapq.heapreplace)(heap, (*key, text))
 
     n = len(post_labels)
     proba = np.array(proba_rows, dtype=np.float64).reshape(n, len(labels))
@@ -273,7 +262,7 @@ def build_report(source: str | os.PathLike, *, model: PostClassifier | None = No
     if bad_dates:
         notes.append(f"{bad_dates:,} dates in column {date_col!r} could not be read and count as missing")
     known = [w for w in weeks if w is not None]
-    order = sorted(range(n), key=lambda i: (weeks[i] is None, weeks[i] or 0.0, i)) if known else list(range(n))
+    order = in_time_order(weeks) if known else list(range(n))
     several = len(set(accounts)) > 1
     overall_profile = dataclasses.replace(profile, max_consecutive={}, no_selling_weeks=None) if several else profile
     if several:

@@ -16,7 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .corpus import DataError, LabelledPost, check_labelled, corpus_files, data_sha256, is_test_split, read_labelled
+from .corpus import (MIN_POSTS_PER_LABEL, DataError, LabelledPost, check_labelled, corpus_files, data_sha256,
+                     is_test_split, read_labelled)
 from .evaluate import EvalReport, evaluate, post_languages, report
 from .guidelines import BALANCED, GuidelineProfile
 from .labels import LABELS
@@ -164,11 +165,9 @@ def train(data: Sequence[str | Path], out: str | Path | None = None, *, text_col
         if not base_posts:
             raise DataError(f"--base adds the shipped corpus's posts of your labels, but none of {label_set} is a "
                             f"codebook label ({', '.join(LABELS)})")
-    covered = {p.label for p in base_posts}
-    fit_posts = check_labelled(posts, label_set, min_posts=0) if base else check_labelled(posts, label_set)
-    uncovered = [label for label in label_set if label not in covered]
-    if base and uncovered:  # labels the shipped corpus does not have need enough posts of their own
-        check_labelled([p for p in fit_posts if p.label in uncovered], uncovered)
+    covered = {p.label for p in base_posts}  # labels the shipped corpus has need no posts of their own
+    fit_posts = check_labelled(posts, label_set,
+                               min_posts={label: 0 if label in covered else MIN_POSTS_PER_LABEL for label in label_set})
     if len(fit_posts) < len(posts):
         notes.append(f"{len(posts) - len(fit_posts)} repeated posts (same text, same label) counted once")
 
@@ -178,9 +177,9 @@ def train(data: Sequence[str | Path], out: str | Path | None = None, *, text_col
         notes.append(f"trained on {len(fit_posts)} of your posts, each weighted {weight:.1f}, and "
                      f"{len(base_posts)} posts of the shipped corpus")
     texts = [p.text for p in fit_posts + base_posts]
-    groups = [f"row:{p.source}:{p.row}" for p in fit_posts] + [f"base:{p.source}" for p in base_posts]
-    if not base:
-        groups = [p.source or "" for p in fit_posts]
+    # Calibration folds: whole files of the corpus; with the corpus mixed in, each own post on its own.
+    groups = ([f"row:{p.source}:{p.row}" for p in fit_posts] + [f"base:{p.source}" for p in base_posts] if base
+              else [p.source or "" for p in fit_posts])
     weights = [weight] * len(fit_posts) + [1.0] * len(base_posts)
     model = PostClassifier(random_state=random_state).fit(
         texts, [p.label for p in fit_posts + base_posts], groups=groups,
