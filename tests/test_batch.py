@@ -374,3 +374,15 @@ def test_nested_values_pass_through(tmp_path):
     postlens.label_file(src, tmp_path / "out.csv", jobs=1)
     cell = _read_csv(tmp_path / "out.csv")[0]
     assert json.loads(cell["tags"]) == ["sale", "新品"] and json.loads(cell["meta"]) == {"reads": 5}
+
+
+def test_csv_probabilities_are_the_numbers_the_other_formats_hold(tmp_path):
+    """CSV output writes probabilities from a table of texts; they must read back as the JSONL numbers."""
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _rows(60)), encoding="utf-8")
+    postlens.label_file(src, tmp_path / "out.csv", jobs=1)
+    postlens.label_file(src, tmp_path / "out.jsonl", jobs=1)
+    as_csv, as_jsonl = _read_csv(tmp_path / "out.csv"), _read_jsonl(tmp_path / "out.jsonl")
+    columns = [f"p_{label}" for label in LABELS]
+    assert [[r[c] for c in columns] for r in as_csv] == [[repr(r[c]) for c in columns] for r in as_jsonl]
+    assert all(0 <= r[c] <= 1 and round(r[c], 4) == r[c] for r in as_jsonl for c in columns)

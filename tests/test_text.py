@@ -67,3 +67,35 @@ def test_bytes_error_says_how_to_fix():
 ])
 def test_detect_language(text, lang):
     assert detect_language(text) == lang
+
+
+def test_nfkc_by_table_is_unicodedata_nfkc_for_every_code_point():
+    """Normalisation maps characters through a table and leaves the rest to unicodedata: every
+    code point, alone and next to characters it could combine with, gives what NFKC gives."""
+    import unicodedata
+
+    from postlens import text
+
+    chars = [chr(i) for i in range(text._NFKC_SIZE) if not 0xD800 <= i < 0xE000 and i != 0xFFFF]
+    for context in ("{}", "a{}\u0301", "가{}", "{}\u1161", "\u1100{}", "e{}x"):
+        posts = [context.format(c) for c in chars]
+        for start in range(0, len(posts), 20_000):
+            joined = text._SEP.join(posts[start:start + 20_000])
+            assert text._nfkc(joined) == unicodedata.normalize("NFKC", joined), context
+    # The table stops where decompositions and combining classes do.
+    assert not any(unicodedata.decomposition(chr(i)) or unicodedata.combining(chr(i))
+                   for i in range(text._NFKC_SIZE, 0x110000))
+
+
+def test_phone_hint_by_arrays_finds_the_posts_the_pattern_does():
+    import random
+
+    from postlens import text
+
+    rng = random.Random(0)
+    alphabet = list("0123456789 .-x\t\n") + ["٣", "\u3000", "\u00a0", "𐒠", "好", "😂"]
+    for _ in range(5000):
+        posts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))) for _ in range(rng.randint(1, 5))]
+        joined = text._SEP.join(posts)
+        assert text._phone_rows(joined) == text._rows_with(joined, text._PHONE_HINT), posts
+    assert not any(chr(i).isdecimal() for i in range(0x20000, 0x110000))  # the digit table's reach

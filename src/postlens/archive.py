@@ -14,6 +14,7 @@ import codecs
 import csv
 import difflib
 import io
+import itertools
 import json
 import operator
 import os
@@ -179,6 +180,10 @@ class Archive:
     # ---- text of a record ---------------------------------------------------------------------
     def text_of(self, record: dict) -> str:
         """The post's text of ``record``; raises ``ValueError`` naming the field if it has none."""
+        if len(self.text_columns) == 1:  # the usual case, first: a field holding text
+            value = record.get(self.text_columns[0])
+            if type(value) is str and not value.isspace() and value:
+                return value
         parts = []
         for name in self.text_columns:
             if name not in record:
@@ -203,7 +208,7 @@ class Archive:
         """Chunks of up to ``size`` rows, after skipping the first ``skip`` rows (to resume)."""
         rows = {"csv": self._csv_rows, "tsv": self._csv_rows, "jsonl": self._jsonl_rows,
                 "parquet": self._table_rows, "dataset": self._table_rows}[self.format]()
-        chunk, seen = Chunk(), 0
+        chunk, seen, in_chunk, text_of = Chunk(), 0, 0, self.text_of
         for number, line, item in rows:
             seen += 1
             if seen <= skip:
@@ -212,17 +217,18 @@ class Archive:
                 chunk.rejected.append(item)
             else:
                 try:
-                    text = self.text_of(item)
+                    text = text_of(item)
                 except ValueError as exc:
                     chunk.rejected.append(Rejected(number, str(exc), line, item))
                 else:
                     chunk.records.append(item)
                     chunk.rows.append(number)
                     chunk.texts.append(text)
-            if chunk.n_rows >= size:
+            in_chunk += 1
+            if in_chunk >= size:
                 yield chunk
-                chunk = Chunk()
-        if chunk.n_rows or seen == 0:
+                chunk, in_chunk = Chunk(), 0
+        if in_chunk or seen == 0:
             yield chunk
 
     def _lines(self) -> Iterator[bytes]:
@@ -433,7 +439,7 @@ def _open_dataset(path: Path, text_column: str | None) -> Archive:
 
 
 # ---- writing ------------------------------------------------------------------------------------
-_NESTED = (list, tuple, dict)
+_NESTED = frozenset((list, tuple, dict))
 _ORJSON = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
@@ -496,7 +502,7 @@ class RecordWriter:
             rows = list(map(getter, records)) if len(inputs) > 1 else [(getter(r),) for r in records]
         except KeyError:  # records without some columns (from JSONL)
             rows = [tuple(r.get(c) for c in inputs) for r in records]
-        if not self._plain and any(type(v) in _NESTED for row in rows for v in row):
+        if not self._plain and not _NESTED.isdisjoint(map(type, itertools.chain.from_iterable(rows))):
             rows = [tuple(_cell(v) for v in row) for row in rows]
         self._csv.writerows([b + a for b, a in zip(rows, zip(*added))] if added else rows)
 

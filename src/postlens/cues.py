@@ -40,59 +40,69 @@ class Cue:
     description: str
     chars: tuple[str, ...] = ()
     words: tuple[str, ...] = ()
-    count: Callable[[Sequence[str]], np.ndarray] | None = None
+    count: "Callable[[Posts], np.ndarray] | None" = None
     shape: bool = False  #: about the form of the post (a reply, its length, its tags), not its wording
 
 
 def _cue(id: str, description: str, chars: str = "", words: str = "",
-         count: Callable[[Sequence[str]], np.ndarray] | None = None, shape: bool = False) -> Cue:
+         count: "Callable[[Posts], np.ndarray] | None" = None, shape: bool = False) -> Cue:
     split = lambda s: tuple(p for p in s.split("|") if p)  # noqa: E731
     return Cue(id, description, split(chars), split(words), count, shape)
 
 
-_SIGNOFF = re.compile(r"(?:\s[\^*/\-–—~]\s?[A-Z][A-Za-z]{0,10}|\s\^[A-Z]{1,3})(?:\s+\d/\d)?\s*(?:<url>)?\s*$")
+_SIGNOFF = re.compile(r"(?:\s[\^*/\-–—~]\s?[A-Z][A-Za-z]{0,10}|\s\^[A-Z]{1,3})(?:\s+\d/\d)?\s*(?:<url>)?\s*(?=\x00|\Z)")
 _CASHTAG = re.compile(r"\$[A-Z]{1,5}\b")
 _TITLE_TAG = re.compile(r"【[^】\n]{1,15}】|\[[^\]<>\n]{1,12}\]")
-
-
-def _signoff(docs: Sequence[str]) -> np.ndarray:
-    """1 for a post that ends with a support agent's initials ("^JM", "-Priya")."""
-    return np.array([_SIGNOFF.search(d[-40:]) is not None for d in docs], dtype=np.float32)
-
-
-def _short(docs: Sequence[str]) -> np.ndarray:
-    return np.array([len(d) <= 24 for d in docs], dtype=np.float32)
-
-
-def _long(docs: Sequence[str]) -> np.ndarray:
-    return np.array([len(d) >= 280 for d in docs], dtype=np.float32)
-
-
-def _per_post(pattern: re.Pattern[str], docs: Sequence[str]) -> np.ndarray:
-    """How often ``pattern`` (which never matches across a line break or NUL) occurs in each post."""
-    joined = "\x00".join(docs)
-    ends = np.cumsum([len(d) + 1 for d in docs])
-    starts = [m.start() for m in pattern.finditer(joined)]
-    return np.bincount(np.searchsorted(ends, starts, side="right"), minlength=len(docs)).astype(np.float32)
-
-
-def _cashtags(docs: Sequence[str]) -> np.ndarray:
-    """Stock tickers such as "$KVRA" (case matters, so this reads the post itself)."""
-    return _per_post(_CASHTAG, docs)
-
-
 _FESTIVAL_DATE = re.compile(r"618(?!\d)|11\.11(?!\d)")
 
 
-def _festival_dates(docs: Sequence[str]) -> np.ndarray:
+class Posts:
+    """The normalised posts of a batch, as the ``count`` cues read them: the texts, their
+    lengths, and all of them joined with NULs (which no pattern here matches) for one pass of a
+    regular expression over the batch."""
+
+    def __init__(self, docs: Sequence[str]):
+        self.docs = docs
+        self.lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+        self.joined = "\x00".join(docs)
+        self._ends = np.cumsum(self.lengths + 1)
+
+    def per_post(self, pattern: re.Pattern[str], joined: str | None = None, ends: np.ndarray | None = None) -> np.ndarray:
+        """How often ``pattern`` (which never matches across a NUL) occurs in each post."""
+        starts = [m.start() for m in pattern.finditer(self.joined if joined is None else joined)]
+        rows = np.searchsorted(self._ends if ends is None else ends, starts, side="right")
+        return np.bincount(rows, minlength=len(self.docs)).astype(np.float32)
+
+
+def _signoff(posts: Posts) -> np.ndarray:
+    """1 for a post that ends with a support agent's initials ("^JM", "-Priya") in its last 40 characters."""
+    tails = [d[-40:] for d in posts.docs]
+    ends = np.cumsum(np.minimum(posts.lengths, 40) + 1)
+    return np.minimum(posts.per_post(_SIGNOFF, "\x00".join(tails), ends), 1)
+
+
+def _short(posts: Posts) -> np.ndarray:
+    return (posts.lengths <= 24).astype(np.float32)
+
+
+def _long(posts: Posts) -> np.ndarray:
+    return (posts.lengths >= 280).astype(np.float32)
+
+
+def _cashtags(posts: Posts) -> np.ndarray:
+    """Stock tickers such as "$KVRA" (case matters, so this reads the post itself)."""
+    return posts.per_post(_CASHTAG)
+
+
+def _festival_dates(posts: Posts) -> np.ndarray:
     """"618" and "11.11", which the feature text writes as bare numbers."""
-    return _per_post(_FESTIVAL_DATE, docs)
+    return posts.per_post(_FESTIVAL_DATE)
 
 
-def _title_tag(docs: Sequence[str]) -> np.ndarray:
+def _title_tag(posts: Posts) -> np.ndarray:
     """Bracketed tags "【新品】", "[公告]" and a column name before a bar ("干货｜…")."""
-    bar = np.array(["|" in d[1:9] for d in docs], dtype=np.float32)
-    return _per_post(_TITLE_TAG, docs) + bar
+    bar = np.array(["|" in d[1:9] for d in posts.docs], dtype=np.float32)
+    return posts.per_post(_TITLE_TAG) + bar
 
 
 CUES: tuple[Cue, ...] = (
@@ -339,8 +349,8 @@ CUES: tuple[Cue, ...] = (
 )
 
 
-_CHAR, _CHAR_START, _WORDS, _WORDS_START, _PREFIX, _PREFIX_START, _HEAD, _PREFIX_HEAD = (
-    1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000)
+_CHAR, _CHAR_START, _WORDS, _WORDS_START, _PREFIX, _PREFIX_START, _HEAD, _PREFIX_HEAD, _FIRST_WORD = (
+    1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000, 9_000)
 
 
 @dataclass(frozen=True)
@@ -373,65 +383,79 @@ class _Lexicon:
     """Every cue phrase as a 64-bit key, so a batch's spans are looked up all at once."""
 
     def __init__(self, cues: Sequence[Cue]):
-        keys: list[int] = []
-        owners: list[int] = []
-        heads: list[int] = []  # the first two characters of the longer character phrases
-        prefix_phrases: list = []
+        # Bit n set at the slot of the first two characters of a character phrase of length n
+        # (and of the first word of a phrase of n words): only those spans are hashed and looked up.
+        self.head_lengths = np.zeros(_SLOTS, dtype=np.uint32)
+        self.first_word_sizes = np.zeros(_SLOTS, dtype=np.uint32)
         char_lengths: set[int] = set()
         char_start_lengths: set[int] = set()
         self.word_sizes: set[int] = set()
         self.word_start_sizes: set[int] = set()
         prefixes: set[tuple[int, bool, int]] = set()  # (words, at start, length of the last one)
-        for index, cue in enumerate(cues):
-            for phrase in cue.chars:
-                at_start = phrase.startswith("^")
-                enc = ngrams.encode([phrase[1:] if at_start else phrase])
-                length = enc.lengths()[0]
-                if not phrase.lstrip("^").strip("0123456789 .,"):
-                    raise ValueError(f"cue {cue.id!r}: phrase {phrase!r} is only a number; "
-                                     "the feature text writes every number as 0, so it would match any number")
-                h = ngrams.span_hash(enc, np.array([0]), length)
-                (char_start_lengths if at_start else char_lengths).add(int(length))
-                if length >= 2 and not at_start:
-                    heads.append(int(ngrams.salted(ngrams.span_hash(enc, np.array([0]), 2), _HEAD)[0]))
-                keys.append(int(ngrams.salted(h, (_CHAR_START if at_start else _CHAR) + length)[0]))
-                owners.append(index)
-            for phrase in cue.words:
-                at_start = phrase.startswith("^")
-                prefix = phrase.endswith("*")
-                enc = ngrams.encode([phrase.strip("^*")])
-                starts, ends = ngrams.tokens(enc)
-                if len(starts) == 0:
-                    raise ValueError(f"cue {cue.id!r}: phrase {phrase!r} has no words")
-                h = ngrams.span_hash(enc, starts, ends - starts)
-                g = _fold(h)
-                n = len(h)
-                if prefix:
-                    length = int(ends[-1] - starts[-1])
-                    prefixes.add((n, at_start, length))
-                    prefix_phrases.append((n, at_start, enc, starts, g if n == 1 else _fold(h[:-1])))
-                    salt = (_PREFIX_START if at_start else _PREFIX) + 100 * n + length
-                else:
-                    (self.word_start_sizes if at_start else self.word_sizes).add(n)
-                    salt = (_WORDS_START if at_start else _WORDS) + n
-                keys.append(int(ngrams.salted(g, salt)[0]))
-                owners.append(index)
+
+        # Character phrases, encoded as one batch.
+        chars = [(index, cue, phrase) for index, cue in enumerate(cues) for phrase in cue.chars]
+        for _, cue, phrase in chars:
+            if not phrase.lstrip("^").strip("0123456789 .,"):
+                raise ValueError(f"cue {cue.id!r}: phrase {phrase!r} is only a number; "
+                                 "the feature text writes every number as 0, so it would match any number")
+        enc = ngrams.encode([phrase.removeprefix("^") for _, _, phrase in chars] or [""])
+        lengths = enc.lengths()[: len(chars)]
+        at_start = np.array([phrase.startswith("^") for _, _, phrase in chars], dtype=bool)
+        starts = enc.starts[: len(chars)]
+        key_parts = [ngrams.salted(ngrams.span_hash(enc, starts, lengths), np.where(at_start, _CHAR_START, _CHAR) + lengths)]
+        owners = [index for index, _, _ in chars]
+        heads = _slot(ngrams.salted(ngrams.span_hash(enc, starts, 2), _HEAD))  # the first two (if there are two)
+        for (_, cue, phrase), length, start, head in zip(chars, lengths.tolist(), at_start.tolist(), heads.tolist()):
+            (char_start_lengths if start else char_lengths).add(length)
+            if length >= 2 and not start:
+                if length >= 32:
+                    raise ValueError(f"cue {cue.id!r}: phrase {phrase!r} is longer than 31 characters")
+                self.head_lengths[head] |= np.uint32(1 << length)
+
+        # Word phrases, encoded as one batch; each one's token hashes folded into one.
+        words = [(index, cue, phrase) for index, cue in enumerate(cues) for phrase in cue.words]
+        enc = ngrams.encode([phrase.strip("^*") for _, _, phrase in words] or [""])
+        tok_start, tok_end = ngrams.tokens(enc)
+        tok_hash = ngrams.span_hash(enc, tok_start, tok_end - tok_start)
+        bounds = np.searchsorted(enc.row[tok_start], np.arange(len(words) + 1)).tolist()
+        folded, salts = [np.zeros(0, dtype=np.uint64)], []
+        prefix_phrases: list[tuple[int, bool, int, np.ndarray]] = []  # (words, at start, first token, head hash)
+        for w, (index, cue, phrase) in enumerate(words):
+            first, stop = bounds[w], bounds[w + 1]
+            if first == stop:
+                raise ValueError(f"cue {cue.id!r}: phrase {phrase!r} has no words")
+            at_start, prefix, n = phrase.startswith("^"), phrase.endswith("*"), stop - first
+            h = tok_hash[first:stop]
+            if prefix:
+                length = int(tok_end[stop - 1] - tok_start[stop - 1])
+                prefixes.add((n, at_start, length))
+                prefix_phrases.append((n, at_start, first, _fold(h[:-1]) if n > 1 else h))
+                salts.append((_PREFIX_START if at_start else _PREFIX) + 100 * n + length)
+            else:
+                (self.word_start_sizes if at_start else self.word_sizes).add(n)
+                salts.append((_WORDS_START if at_start else _WORDS) + n)
+                self.first_word_sizes[_slot(ngrams.salted(h[:1], _FIRST_WORD))] |= np.uint32(1 << n)
+            folded.append(_fold(h))
+            owners.append(index)
+        key_parts.append(ngrams.salted(np.concatenate(folded), np.array(salts, dtype=np.int64)))
+        keys = np.concatenate(key_parts)
         self.max_words = max([n for n, _, _ in prefixes] + list(self.word_sizes | self.word_start_sizes))
         self.prefixes = {(n, s): np.array(sorted(length for m, t, length in prefixes if (m, t) == (n, s)))
                          for n, s, _ in sorted(prefixes)}
-        self.char_lengths = np.array(sorted(char_lengths - {1}), dtype=np.int64)
+        self.char_lengths = sorted(char_lengths - {1})
         self.char_start_lengths = np.array(sorted(char_start_lengths), dtype=np.int64)
         # A token can end a prefix phrase only if what comes before (the words before it, or for
         # one-word phrases its first few letters) starts some phrase: look those up first.
         self.prefix_heads = {group: np.zeros(_SLOTS, dtype=bool) for group in self.prefixes}
         self.prefix_head_length = {(n, s): int(lengths.min()) for (n, s), lengths in self.prefixes.items() if n == 1}
-        for n, at_start, enc, starts, before in prefix_phrases:
+        for n, at_start, first, before in prefix_phrases:
             if n == 1:
-                before = ngrams.span_hash(enc, starts[:1], self.prefix_head_length[(n, at_start)])
+                before = ngrams.span_hash(enc, tok_start[first:first + 1], self.prefix_head_length[(n, at_start)])
             key = ngrams.salted(before, _PREFIX_HEAD + n)
             self.prefix_heads[(n, at_start)][_slot(key)] = True
-        order = np.argsort(np.array(keys, dtype=np.uint64), kind="stable")
-        sorted_keys = np.array(keys, dtype=np.uint64)[order]
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
         self.keys, first = np.unique(sorted_keys, return_index=True)
         self.offsets = np.append(first, len(sorted_keys))
         self.owners = np.array(owners, dtype=np.int64)[order]
@@ -442,8 +466,6 @@ class _Lexicon:
             for phrase in cue.chars:
                 if len(phrase) == 1 and ord(phrase) < len(self.singles) - 1:
                     self.singles[ord(phrase)] = True
-        self.heads = np.zeros(_SLOTS, dtype=bool)
-        self.heads[_slot(np.array(heads, dtype=np.uint64))] = True
 
     def look_up(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(i, cue)`` for every ``keys[i]`` that is a cue phrase (one pair per cue it belongs to)."""
@@ -502,8 +524,13 @@ def match_cues(enc: Encoded) -> CueMatches:
     # Character phrases: single characters by table, longer ones where a phrase's first two are.
     at = np.flatnonzero(lex.singles[np.minimum(enc.cp, len(lex.singles) - 1)])
     spans.append((at, at + 1, ngrams.salted(enc.cp[at].astype(np.uint64), _CHAR + 1)))
-    heads = ngrams.salted(ngrams.window_hashes(enc, 2), _HEAD)
-    spans_of(*grid(np.flatnonzero(lex.heads[_slot(heads)]), lex.char_lengths), _CHAR)
+    lengths = lex.head_lengths[_slot(ngrams.salted(ngrams.window_hashes(enc, 2), _HEAD))]
+    at = np.flatnonzero(lengths)
+    lengths = lengths[at]
+    for n in lex.char_lengths:
+        here = at[(lengths & np.uint32(1 << n)) != 0]
+        here = here[enc.room[here] >= n]
+        spans_of(here, np.full(len(here), n), _CHAR)
     spans_of(*grid(enc.starts, lex.char_start_lengths), _CHAR_START)
 
     # Word phrases: hashes of runs of 1, 2, ... tokens inside one post.
@@ -518,9 +545,11 @@ def match_cues(enc: Encoded) -> CueMatches:
             break
         runs[n] = ngrams.combine(runs[n - 1][:-1], tok_hash[n - 1:])
         inside[n] = tok_row[: len(tok_hash) - n + 1] == tok_row[n - 1:]
+    sizes_from = lex.first_word_sizes[_slot(ngrams.salted(tok_hash, _FIRST_WORD))]
     for n in runs:
-        for kind, sizes, where in ((_WORDS, lex.word_sizes, inside[n]),
-                                   (_WORDS_START, lex.word_start_sizes, inside[n] & first[: len(inside[n])])):
+        starts_one = inside[n] if n == 1 else inside[n] & ((sizes_from[: len(inside[n])] & np.uint32(1 << n)) != 0)
+        for kind, sizes, where in ((_WORDS, lex.word_sizes, starts_one),
+                                   (_WORDS_START, lex.word_start_sizes, starts_one & first[: len(inside[n])])):
             if n in sizes:
                 i = np.flatnonzero(where)
                 spans.append((tok_start[i], tok_end[i + n - 1], ngrams.salted(runs[n][i], kind + n)))
@@ -555,9 +584,10 @@ def match_cues(enc: Encoded) -> CueMatches:
 def cue_values(docs: Sequence[str], enc: Encoded, matches: CueMatches | None = None) -> np.ndarray:
     """``(len(docs), len(CUES))``: ``log1p`` of how often each cue occurs in each post."""
     counts = (match_cues(enc) if matches is None else matches).counts(len(docs))
+    posts = Posts(docs)
     for j, cue in enumerate(CUES):
         if cue.count is not None:
-            counts[:, j] += cue.count(docs)
+            counts[:, j] += cue.count(posts)
     return np.log1p(counts)
 
 

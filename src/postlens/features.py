@@ -101,21 +101,19 @@ class _HashedNgrams(Estimator):
         return col, np.bincount(row, minlength=enc.n_posts)
 
     def table(self, weights: np.ndarray) -> np.ndarray:
-        """``[idf × weights | idf²]`` per column: what :meth:`scores` gathers, one row per n-gram."""
-        return np.ascontiguousarray(np.hstack([self.idf_[:, None] * weights, (self.idf_ ** 2)[:, None]]),
-                                   dtype=np.float32)
+        """``[idf × weights | idf²]`` per column, and a last row of zeros: what :meth:`scores` sums."""
+        table = np.zeros((self.n_features + 1, weights.shape[1] + 1), dtype=np.float32)
+        table[:-1, :-1] = self.idf_[:, None] * weights
+        table[:-1, -1] = self.idf_ ** 2
+        return table
+
+    def sums(self, enc: Encoded, table: np.ndarray) -> np.ndarray:
+        """``occurrences(enc) @ table``: each post's sum of the table rows of its n-grams."""
+        return self.occurrences(enc) @ table[:-1]
 
     def scores(self, enc: Encoded, table: np.ndarray) -> np.ndarray:
-        """``weighted(enc) @ weights`` for ``table = self.table(weights)``, without building the matrix."""
-        col, per_post = self.columns(enc)
-        sums = np.zeros((enc.n_posts, table.shape[1]), dtype=np.float32)
-        starts = np.concatenate(([0], np.cumsum(per_post)[:-1]))
-        nonempty = per_post > 0
-        if nonempty.any():
-            # Rows gathered as opaque records: several times faster than fancy-indexing a 2-D array.
-            rows = np.take(table.view(np.dtype((np.void, table.shape[1] * 4))).ravel(), col.astype(np.intp))
-            rows = rows.view(np.float32).reshape(-1, table.shape[1])
-            sums[nonempty] = np.add.reduceat(rows, starts[nonempty], axis=0)
+        """``weighted(enc) @ weights`` for ``table = self.table(weights)``, without weighing a matrix."""
+        sums = self.sums(enc, table)
         norm = np.sqrt(sums[:, -1:])
         return np.divide(sums[:, :-1], norm, out=np.zeros_like(sums[:, :-1]), where=norm > 0)
 
@@ -169,6 +167,17 @@ class CharNgrams(_HashedNgrams):
         cols = keys.ravel()[valid.ravel()].astype(np.int32)
         per_post = np.add.reduceat(valid.sum(axis=1, dtype=np.int32), enc.starts) if enc.n_posts else np.zeros(0, np.int32)
         return cols, per_post.astype(np.int64)
+
+    def sums(self, enc: Encoded, table: np.ndarray) -> np.ndarray:
+        """``occurrences(enc) @ table``, with every window in the matrix: the ones that are not
+        n-grams point at the table's row of zeros. A fixed number of entries per position saves
+        picking out the n-grams, which took longer than the product."""
+        keys, valid = self._kept(enc)
+        keys[~valid] = self.n_features
+        indptr = np.append(enc.starts, len(enc.cp)) * keys.shape[1]
+        x = sp.csr_matrix((np.ones(keys.size, dtype=np.float32), keys.ravel().view(np.int32), indptr),
+                          shape=(enc.n_posts, self.n_features + 1))
+        return x @ table
 
     def grams(self, enc: Encoded) -> Grams:
         lo, hi = self.ngram_range
