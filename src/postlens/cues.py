@@ -349,8 +349,8 @@ CUES: tuple[Cue, ...] = (
 )
 
 
-_CHAR, _CHAR_START, _WORDS, _WORDS_START, _PREFIX, _PREFIX_START, _HEAD, _PREFIX_HEAD, _FIRST_WORD = (
-    1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000, 9_000)
+_CHAR, _CHAR_START, _WORDS, _WORDS_START, _PREFIX, _PREFIX_START, _PREFIX_HEAD, _FIRST_WORD = (
+    1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 9_000)
 
 
 @dataclass(frozen=True)
@@ -371,12 +371,22 @@ class CueMatches:
         return flat.reshape(n_posts, len(CUES)).astype(np.float32)
 
 
-_SLOTS = 1 << 20  #: size of the bit tables that rule out most spans before an exact look-up
+_SLOTS = 1 << 16  #: size of the bit tables that rule out most spans before an exact look-up
+
+
+_PAIR_BITS = 16  #: the table of first two characters is indexed by a 16-bit hash of the pair (fits in cache)
+
+
+def _pair_slot(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Slot of each pair of code points (32-bit arithmetic: a filter only, exact keys are checked later)."""
+    with np.errstate(over="ignore"):
+        mixed = (first.astype(np.uint32) * np.uint32(0x9E3779B1)) ^ second.astype(np.uint32)
+        return ((mixed * np.uint32(0x85EBCA6B)) >> np.uint32(32 - _PAIR_BITS)).astype(np.intp)
 
 
 def _slot(keys: np.ndarray) -> np.ndarray:
     """Position of 64-bit keys in a table of :data:`_SLOTS` (their top 20 bits)."""
-    return (keys >> np.uint64(44)).astype(np.intp)
+    return (keys >> np.uint64(48)).astype(np.intp)
 
 
 class _Lexicon:
@@ -385,7 +395,7 @@ class _Lexicon:
     def __init__(self, cues: Sequence[Cue]):
         # Bit n set at the slot of the first two characters of a character phrase of length n
         # (and of the first word of a phrase of n words): only those spans are hashed and looked up.
-        self.head_lengths = np.zeros(_SLOTS, dtype=np.uint32)
+        self.head_lengths = np.zeros(1 << _PAIR_BITS, dtype=np.uint16)
         self.first_word_sizes = np.zeros(_SLOTS, dtype=np.uint32)
         char_lengths: set[int] = set()
         char_start_lengths: set[int] = set()
@@ -405,13 +415,13 @@ class _Lexicon:
         starts = enc.starts[: len(chars)]
         key_parts = [ngrams.salted(ngrams.span_hash(enc, starts, lengths), np.where(at_start, _CHAR_START, _CHAR) + lengths)]
         owners = [index for index, _, _ in chars]
-        heads = _slot(ngrams.salted(ngrams.span_hash(enc, starts, 2), _HEAD))  # the first two (if there are two)
+        heads = _pair_slot(enc.cp[starts], enc.cp[starts + 1])  # the first two (if there are two)
         for (_, cue, phrase), length, start, head in zip(chars, lengths.tolist(), at_start.tolist(), heads.tolist()):
             (char_start_lengths if start else char_lengths).add(length)
             if length >= 2 and not start:
-                if length >= 32:
-                    raise ValueError(f"cue {cue.id!r}: phrase {phrase!r} is longer than 31 characters")
-                self.head_lengths[head] |= np.uint32(1 << length)
+                if length >= 16:
+                    raise ValueError(f"cue {cue.id!r}: phrase {phrase!r} is longer than 15 characters")
+                self.head_lengths[head] |= np.uint16(1 << length)
 
         # Word phrases, encoded as one batch; each one's token hashes folded into one.
         words = [(index, cue, phrase) for index, cue in enumerate(cues) for phrase in cue.words]
@@ -524,11 +534,11 @@ def match_cues(enc: Encoded) -> CueMatches:
     # Character phrases: single characters by table, longer ones where a phrase's first two are.
     at = np.flatnonzero(lex.singles[np.minimum(enc.cp, len(lex.singles) - 1)])
     spans.append((at, at + 1, ngrams.salted(enc.cp[at].astype(np.uint64), _CHAR + 1)))
-    lengths = lex.head_lengths[_slot(ngrams.salted(ngrams.window_hashes(enc, 2), _HEAD))]
+    lengths = lex.head_lengths[_pair_slot(enc.cp[:-1], enc.cp[1:])]
     at = np.flatnonzero(lengths)
     lengths = lengths[at]
     for n in lex.char_lengths:
-        here = at[(lengths & np.uint32(1 << n)) != 0]
+        here = at[(lengths & np.uint16(1 << n)) != 0]
         here = here[enc.room[here] >= n]
         spans_of(here, np.full(len(here), n), _CHAR)
     spans_of(*grid(enc.starts, lex.char_start_lengths), _CHAR_START)

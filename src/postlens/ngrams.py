@@ -15,7 +15,7 @@ whatever its label).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -93,6 +93,7 @@ class Encoded:
     room: np.ndarray
     prefix: np.ndarray
     source: np.ndarray | None
+    _tokens: dict = field(default_factory=dict, compare=False, repr=False)  # what tokens() found, by symbols
 
     @property
     def n_posts(self) -> int:
@@ -182,6 +183,13 @@ def tokens(enc: Encoded, symbols: bool = True) -> tuple[np.ndarray, np.ndarray]:
     Chinese has no spaces, so it is left to the character n-grams. ``symbols=False`` leaves
     out the one-character tokens that are not letters or digits.
     """
+    if symbols not in enc._tokens:
+        enc._tokens.update(_tokens(enc))
+    return enc._tokens[symbols]
+
+
+def _tokens(enc: Encoded) -> dict[bool, tuple[np.ndarray, np.ndarray]]:
+    """:func:`tokens` with and without symbols (found together: most of the work is shared)."""
     cp = enc.cp
     cls = np.where(cp < 0x10000, _CLASS[np.minimum(cp, 0xFFFF)], 2)
     cls[(cp >= 0x20000) & (cp <= 0x3FFFF)] = 3  # rarer Han characters
@@ -190,11 +198,15 @@ def tokens(enc: Encoded, symbols: bool = True) -> tuple[np.ndarray, np.ndarray]:
     apos = (cp == _APOSTROPHES[0]) | (cp == _APOSTROPHES[1])
     if apos.any():
         word |= apos & np.concatenate(([False], word[:-1])) & np.concatenate((word[1:], [False]))
-    alone = (cls == 2) & ~word & symbols
+    alone = (cls == 2) & ~word
     prev_word = np.concatenate(([False], word[:-1]))
     next_word = np.concatenate((word[1:], [False]))
-    start = np.flatnonzero(alone | (word & ~prev_word))
-    end = np.flatnonzero(alone | (word & ~next_word)) + 1
+    starts_word, ends_word = word & ~prev_word, word & ~next_word
     han_before = np.concatenate(([0], np.cumsum(han)))
-    keep = han_before[end] == han_before[start]
-    return start[keep], end[keep]
+    found = {}
+    for symbols in (True, False):
+        start = np.flatnonzero(alone | starts_word if symbols else starts_word)
+        end = np.flatnonzero(alone | ends_word if symbols else ends_word) + 1
+        keep = han_before[end] == han_before[start]
+        found[symbols] = start[keep], end[keep]
+    return found

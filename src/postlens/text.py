@@ -13,7 +13,7 @@ import functools
 import html
 import re
 import unicodedata
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -36,7 +36,7 @@ _SHORT_LINK_HINT = re.compile(r"/(?:(?<=t\.co/)|(?<=bit\.ly/)|(?<=goo\.gl/)|(?<=
                               r"|(?<=dwz\.cn/)|(?<=url\.cn/))", re.I)
 _URLS = (  # (a part every match contains, in lower case; the pattern; a pattern that picks the posts
     # to run it on, when one pass over the whole batch would be slow), tried in this order
-    ("://", re.compile(r"https?://" + _URL_END, re.I), None),
+    ("://", re.compile(r"https?://" + _URL_END, re.I), re.compile("://")),
     ("www.", re.compile(r"www\." + _URL_END, re.I), None),
     ("/", re.compile(r"\b(?:t\.co|bit\.ly|goo\.gl|ow\.ly|tinyurl\.com|dwz\.cn|url\.cn)/" + _URL_END, re.I),
      _SHORT_LINK_HINT),
@@ -54,7 +54,7 @@ _PHONE = re.compile(
 )
 _WEIBO_TOPIC = re.compile(r"#([^#\n\uffff]{1,40})#")
 _PHONE_HINT = re.compile(r"\d{3}[\s.-]?\d{3}")  # a part of every phone number _PHONE finds
-_SPACE = re.compile(r"[ \t\r\f\v]+")
+_SPACE = re.compile(r"[ \t\r\f\v]{2,}|[\t\r\f\v]")  # a run of spaces and tabs, but not one space alone
 _NEWLINES = re.compile(r"\s*\n\s*")
 
 
@@ -171,17 +171,17 @@ def _nfkc(joined: str) -> str:
     if unicodedata.is_normalized("NFKC", joined):
         return joined
     single, full = _nfkc_tables()
-    cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    inside = cp < _NFKC_SIZE
-    at = np.where(inside, cp, 0)
-    out = np.where(inside, single[at], cp).tobytes().decode("utf-32-le")
-    tricky = np.flatnonzero(inside & full[at])
+    cp = _code_points(joined)
+    at = np.minimum(cp, _NFKC_SIZE - 1)
+    mapped, tricky = single[at], full[at]
+    beyond = np.flatnonzero(cp >= _NFKC_SIZE)
+    mapped[beyond], tricky[beyond] = cp[beyond], False
+    out = mapped.tobytes().decode("utf-32-le")
+    tricky = np.flatnonzero(tricky)
     if len(tricky) == 0:
         return out
-    rows = set(np.searchsorted(np.flatnonzero(cp == ord(_SEP)), tricky).tolist())
-    before = joined.split(_SEP)
-    return _SEP.join(unicodedata.normalize("NFKC", before[i]) if i in rows else p
-                     for i, p in enumerate(out.split(_SEP)))
+    # Mapping keeps every character's place, so the posts to redo are where they were.
+    return _redo(out, tricky, functools.partial(unicodedata.normalize, "NFKC"), source=joined, cp=cp)
 
 
 def _code_points(joined: str) -> np.ndarray:
@@ -191,6 +191,22 @@ def _code_points(joined: str) -> np.ndarray:
 def _rows_at(cp: np.ndarray, positions: np.ndarray | list[int]) -> set[int]:
     """Which posts of a joined batch (its code points ``cp``) the ``positions`` are in."""
     return set(np.searchsorted(np.flatnonzero(cp == ord(_SEP)), positions).tolist())
+
+
+def _redo(joined: str, positions: Sequence[int] | np.ndarray, step: Callable[[str], str], source: str | None = None,
+          cp: np.ndarray | None = None) -> str:
+    """``joined`` with each post that holds one of ``positions`` replaced by ``step`` of it (or of
+    the same post in ``source``, a batch whose posts sit at the same places); the others untouched."""
+    cp = _code_points(joined) if cp is None else cp
+    seps = np.concatenate(([-1], np.flatnonzero(cp == ord(_SEP)), [len(cp)]))
+    rows = np.unique(np.searchsorted(seps, positions) - 1)
+    source = joined if source is None else source
+    pieces, done = [], 0
+    for start, end in zip((seps[rows] + 1).tolist(), seps[rows + 1].tolist()):
+        pieces += [joined[done:start], step(source[start:end])]
+        done = end
+    pieces.append(joined[done:])
+    return "".join(pieces)
 
 
 def _rows_with(joined: str, pattern: re.Pattern[str]) -> set[int]:
@@ -224,13 +240,10 @@ def _phone_rows(joined: str) -> set[int]:
     return _rows_at(cp, at) if len(at) else set()
 
 
-def _per_post(joined: str, hint: re.Pattern[str], step) -> str:
+def _per_post(joined: str, hint: re.Pattern[str], step: Callable[[str], str]) -> str:
     """Apply ``step`` to the posts of a joined batch in which ``hint`` matches."""
-    rows = _rows_with(joined, hint)
-    if not rows:
-        return joined
-    posts = joined.split(_SEP)
-    return _SEP.join(step(p) if i in rows else p for i, p in enumerate(posts))
+    starts = [m.start() for m in hint.finditer(joined)]
+    return _redo(joined, starts, step) if starts else joined
 
 
 _EN = frozenset(
@@ -250,10 +263,10 @@ _PLACEHOLDERS = ("url", "user", "email", "phone")
 
 
 def _word_hashes(words: Sequence[str]) -> np.ndarray:
-    """Hashes of the runs of a-z letters in ``words`` (as :func:`languages` cuts them), sorted."""
+    """Hashes of the runs of a-z letters in ``words`` (as :func:`languages` cuts them)."""
     enc = ngrams.encode([" ".join(words)])
     starts, ends = _latin_runs(enc)
-    return np.unique(ngrams.span_hash(enc, starts, ends - starts))
+    return ngrams.span_hash(enc, starts, ends - starts)
 
 
 def _latin_runs(enc: ngrams.Encoded) -> tuple[np.ndarray, np.ndarray]:
@@ -274,19 +287,29 @@ def _other_letters() -> np.ndarray:
 
 
 _OTHER = _other_letters()
-_VOCABS: dict[str, np.ndarray] = {}
+_VOCAB_LISTS = {"placeholders": _PLACEHOLDERS, "en": sorted(_EN), **{k: sorted(v) for k, v in _NOT_EN.items()}}
 
 
-def _in(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    pos = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    return sorted_set[pos] == values
+@functools.cache
+def _vocabulary() -> tuple[np.ndarray, np.ndarray]:
+    """The hashes of every word of :data:`_VOCAB_LISTS`, sorted, and for each a bit per list it is in."""
+    hashes = [_word_hashes(words) for words in _VOCAB_LISTS.values()]
+    bits = np.concatenate([np.full(len(h), 1 << i, dtype=np.uint16) for i, h in enumerate(hashes)])
+    keys, where = np.unique(np.concatenate(hashes), return_inverse=True)
+    lists = np.zeros(len(keys), dtype=np.uint16)
+    np.bitwise_or.at(lists, where, bits)
+    return keys, lists
+
+
+def _lists_of(words: np.ndarray) -> np.ndarray:
+    """For each word hash, a bit per list of :data:`_VOCAB_LISTS` it is in (one look-up for all lists)."""
+    keys, lists = _vocabulary()
+    pos = np.minimum(np.searchsorted(keys, words), len(keys) - 1)
+    return np.where(keys[pos] == words, lists[pos], 0)
 
 
 def languages(enc: ngrams.Encoded) -> list[str]:
     """:func:`detect_language` of every post of an encoded batch, in a few vector operations."""
-    if not _VOCABS:
-        _VOCABS.update({"en": _word_hashes(sorted(_EN)), "placeholders": _word_hashes(_PLACEHOLDERS)},
-                       **{k: _word_hashes(sorted(v)) for k, v in _NOT_EN.items()})
     cp, row, n = enc.cp, enc.row, enc.n_posts
 
     def per_post(mask: np.ndarray, rows: np.ndarray = row) -> np.ndarray:
@@ -301,10 +324,11 @@ def languages(enc: ngrams.Encoded) -> list[str]:
     starts, ends = _latin_runs(enc)
     words = ngrams.span_hash(enc, starts, ends - starts)
     rows = row[starts]
-    counted = ~_in(words, _VOCABS["placeholders"])
-    latin = per_post(counted, rows)
-    english = per_post(_in(words, _VOCABS["en"]), rows)
-    foreign = np.max([per_post(_in(words, _VOCABS[k]), rows) for k in _NOT_EN], axis=0)
+    lists = _lists_of(words)
+    bit = {name: np.uint16(1 << i) for i, name in enumerate(_VOCAB_LISTS)}
+    latin = per_post((lists & bit["placeholders"]) == 0, rows)
+    english = per_post((lists & bit["en"]) != 0, rows)
+    foreign = np.max([per_post((lists & bit[k]) != 0, rows) for k in _NOT_EN], axis=0)
     # One Han character or Hangul syllable carries about as much as a short Latin word.
     scores = np.stack([hangul, han, 1.5 * latin, other / 3], axis=1)
     best = scores.argmax(axis=1)
