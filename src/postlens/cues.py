@@ -67,18 +67,16 @@ class Posts:
         self.joined = "\x00".join(docs)
         self._ends = np.cumsum(self.lengths + 1)
 
-    def per_post(self, pattern: re.Pattern[str], joined: str | None = None, ends: np.ndarray | None = None) -> np.ndarray:
+    def per_post(self, pattern: re.Pattern[str]) -> np.ndarray:
         """How often ``pattern`` (which never matches across a NUL) occurs in each post."""
-        starts = [m.start() for m in pattern.finditer(self.joined if joined is None else joined)]
-        rows = np.searchsorted(self._ends if ends is None else ends, starts, side="right")
+        starts = [m.start() for m in pattern.finditer(self.joined)]
+        rows = np.searchsorted(self._ends, starts, side="right")
         return np.bincount(rows, minlength=len(self.docs)).astype(np.float32)
 
 
 def _signoff(posts: Posts) -> np.ndarray:
     """1 for a post that ends with a support agent's initials ("^JM", "-Priya") in its last 40 characters."""
-    tails = [d[-40:] for d in posts.docs]
-    ends = np.cumsum(np.minimum(posts.lengths, 40) + 1)
-    return np.minimum(posts.per_post(_SIGNOFF, "\x00".join(tails), ends), 1)
+    return np.minimum(Posts([d[-40:] for d in posts.docs]).per_post(_SIGNOFF), 1)
 
 
 def _short(posts: Posts) -> np.ndarray:

@@ -53,7 +53,6 @@ _PHONE = re.compile(
     r"|(?<!\d)1[3-9]\d{9}(?!\d)"
 )
 _WEIBO_TOPIC = re.compile(r"#([^#\n\uffff]{1,40})#")
-_PHONE_HINT = re.compile(r"\d{3}[\s.-]?\d{3}")  # a part of every phone number _PHONE finds
 _SPACE = re.compile(r"[ \t\r\f\v]{2,}|[\t\r\f\v]")  # a run of spaces and tabs, but not one space alone
 _NEWLINES = re.compile(r"\s*\n\s*")
 
@@ -188,11 +187,6 @@ def _code_points(joined: str) -> np.ndarray:
     return np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
 
 
-def _rows_at(cp: np.ndarray, positions: np.ndarray | list[int]) -> set[int]:
-    """Which posts of a joined batch (its code points ``cp``) the ``positions`` are in."""
-    return set(np.searchsorted(np.flatnonzero(cp == ord(_SEP)), positions).tolist())
-
-
 def _redo(joined: str, positions: Sequence[int] | np.ndarray, step: Callable[[str], str], source: str | None = None,
           cp: np.ndarray | None = None) -> str:
     """``joined`` with each post that holds one of ``positions`` replaced by ``step`` of it (or of
@@ -209,12 +203,6 @@ def _redo(joined: str, positions: Sequence[int] | np.ndarray, step: Callable[[st
     return "".join(pieces)
 
 
-def _rows_with(joined: str, pattern: re.Pattern[str]) -> set[int]:
-    """Which posts of a joined batch ``pattern`` matches in."""
-    starts = [m.start() for m in pattern.finditer(joined)]
-    return _rows_at(_code_points(joined), starts) if starts else set()
-
-
 @functools.cache
 def _digit_tables() -> tuple[np.ndarray, np.ndarray]:
     """What ``\\d`` matches (no code point from 0x20000 up is a digit) and what ``[\\s.-]`` does."""
@@ -225,8 +213,9 @@ def _digit_tables() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _phone_rows(joined: str) -> set[int]:
-    """The posts of a joined batch where :data:`_PHONE_HINT` matches, found with array operations
-    (a regular expression that starts with a digit is tried at every digit; most posts have some)."""
+    """The posts of a joined batch that may hold a phone number: where ``\\d{3}[\\s.-]?\\d{3}``
+    matches (a part of every number :data:`_PHONE` finds), found with array operations (a regular
+    expression that starts with a digit is tried at every digit, and most posts have some)."""
     digit, between = _digit_tables()
     cp = _code_points(joined)
     d = digit[np.minimum(cp, len(digit) - 1)] & (cp < len(digit))
@@ -237,7 +226,7 @@ def _phone_rows(joined: str) -> set[int]:
     hit = three[: n - 3] & three[3:]
     hit[: n - 4] |= three[: n - 4] & between[np.minimum(cp[3: n - 1], 0xFFFF)] & (cp[3: n - 1] < 0x10000) & three[4:]
     at = np.flatnonzero(hit)
-    return _rows_at(cp, at) if len(at) else set()
+    return set(np.searchsorted(np.flatnonzero(cp == ord(_SEP)), at).tolist()) if len(at) else set()
 
 
 def _per_post(joined: str, hint: re.Pattern[str], step: Callable[[str], str]) -> str:
