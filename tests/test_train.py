@@ -281,3 +281,30 @@ def test_suggest_picks_uncertain_and_varied_posts(corpus, tmp_path, model, capsy
         rows = list(csv.DictReader(f))
     assert len(rows) == 5 and all(r["label"] == "" and r["text"] for r in rows)
     assert {"row", "id", "model_guess", "model_confidence"} <= set(rows[0])
+
+
+def test_own_posts_get_a_model_of_their_own():
+    """With ``own`` marked, a team's few posts move the model more than the same posts mixed in."""
+    others = ([(f"限时折扣 新品上市 第{i}波 立即抢购", "hard_ad") for i in range(12)]
+              + [(f"请私信订单号 我们帮您查询 第{i}单", "service") for i in range(12)]
+              + [(f"会员日 全场满减 第{i}场", "hard_ad") for i in range(6)])
+    own = ([(f"会员日 积分怎么查 第{i}问", "service") for i in range(4)]
+           + [(f"新品 到手价 第{i}件", "hard_ad") for i in range(4)])
+    texts, labels = zip(*(others + own))
+    mine = [False] * len(others) + [True] * len(own)
+    probe = postlens.normalize("会员日 第9场")
+
+    def lean_to_service(model):  # margin of service over hard ad
+        margins = model.decision_function_normalized([probe])[0]
+        return margins[list(model.classes_).index("service")] - margins[list(model.classes_).index("hard_ad")]
+
+    def fit(**kw):
+        return postlens.PostClassifier(calibration_folds=2, min_df=1).fit(texts, labels, **kw)
+
+    plain, blended = fit(), fit(own=mine)
+    assert lean_to_service(blended) > lean_to_service(plain) + 0.2  # -0.60 against -0.93 when written
+    # Own posts without every label: one model on all posts, as without ``own``.
+    lacking = [m and label == "service" for m, label in zip(mine, labels)]
+    assert (fit(own=lacking).coef_ != plain.coef_).nnz == 0
+    with pytest.raises(ValueError, match="own-post flags"):
+        postlens.PostClassifier().fit(["a", "b"], ["hard_ad", "service"], own=[True])

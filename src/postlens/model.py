@@ -51,6 +51,11 @@ class PostClassifier(Estimator):
         masked_copy_weight: weight of extra training copies of the posts with their cue phrases
             cut out (:func:`postlens.cues.strip_cue_phrases`), so the model also learns from what
             surrounds "限时抢购" or "DM us"; 0 trains on the posts alone.
+        own_model_share: when ``fit`` is told which posts are a team's own (``own``, as
+            ``postlens train --base`` does), the weights are this share of a model fitted on
+            those posts alone, with the same features, and the rest of the model fitted on all
+            posts. Weighting own posts more in one fit barely moves a linear SVM (it separates a
+            few hundred posts at any weight); a model of their own does.
         calibration_folds: folds for the out-of-fold scores the temperature is fitted on.
         uncertain_below: a post whose top probability is below this is flagged uncertain.
         random_state: seed for the calibration folds.
@@ -61,8 +66,8 @@ class PostClassifier(Estimator):
     def __init__(self, C: float = 1.0, char_ngrams: tuple[int, int] = (1, 4),
                  word_ngrams: tuple[int, int] = (1, 2), n_features: int = 2**18, min_df: int = 2,
                  char_weight: float = 1.0, word_weight: float = 0.7, cue_weight: float = 0.4,
-                 masked_copy_weight: float = 0.3, calibration_folds: int = 3, uncertain_below: float = 0.5,
-                 random_state: int = 0):
+                 masked_copy_weight: float = 0.3, own_model_share: float = 0.3, calibration_folds: int = 3,
+                 uncertain_below: float = 0.5, random_state: int = 0):
         self.C = C
         self.char_ngrams = char_ngrams
         self.word_ngrams = word_ngrams
@@ -72,6 +77,7 @@ class PostClassifier(Estimator):
         self.word_weight = word_weight
         self.cue_weight = cue_weight
         self.masked_copy_weight = masked_copy_weight
+        self.own_model_share = own_model_share
         self.calibration_folds = calibration_folds
         self.uncertain_below = uncertain_below
         self.random_state = random_state
@@ -87,23 +93,25 @@ class PostClassifier(Estimator):
         return LinearSVC(C=self.C, class_weight="balanced", max_iter=5000, tol=1e-3, random_state=self.random_state)
 
     def fit(self, texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None = None,
-            sample_weight: Sequence[float] | None = None) -> "PostClassifier":
+            sample_weight: Sequence[float] | None = None, own: Sequence[bool] | None = None) -> "PostClassifier":
         """Fit features, weights and the calibration temperature on raw texts and label ids.
 
         ``groups`` (optional, e.g. the file or writer each post came from) keeps each group's
         posts in one calibration fold, so the temperature is fitted on posts unlike those the
         fold trained on, as real posts will be. With fewer than ``2 * calibration_folds``
-        groups it is ignored. ``sample_weight`` weighs each post in the fit (default 1).
+        groups it is ignored. ``sample_weight`` weighs each post in the fit (default 1). ``own``
+        marks a team's own posts among others (see ``own_model_share``); it is ignored unless
+        the own posts have every label.
 
         After fitting, ``cv_proba_`` holds each post's out-of-fold probabilities (from a model
         that did not see it; what :mod:`postlens.training` reports and ``check-labels`` reads) and
         ``cv_fold_`` its fold.
         """
-        if len(texts) != len(labels) or (groups is not None and len(groups) != len(texts)) or (
-                sample_weight is not None and len(sample_weight) != len(texts)):
+        if len(texts) != len(labels) or any(v is not None and len(v) != len(texts) for v in (groups, sample_weight, own)):
             raise ValueError(f"got {len(texts)} texts but {len(labels)} labels"
                              + ("" if groups is None else f", {len(groups)} groups")
-                             + ("" if sample_weight is None else f", {len(sample_weight)} sample weights"))
+                             + ("" if sample_weight is None else f", {len(sample_weight)} sample weights")
+                             + ("" if own is None else f", {len(own)} own-post flags"))
         post_weight = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         docs = normalize_many([check_text(t) for t in texts])
         y = np.asarray(labels, dtype=object)
@@ -124,34 +132,44 @@ class PostClassifier(Estimator):
         copy_row = np.full(len(docs), -1)
         copy_row[copy_of] = len(docs) + np.arange(len(copy_of))
 
-        def fit_on(idx: np.ndarray):
+        own_mask = None if own is None else np.asarray(own, dtype=bool)
+        if own_mask is not None and (self.own_model_share <= 0 or len(set(y_idx[own_mask])) < len(self.classes_)):
+            own_mask = None  # no share for them, or they lack a label: one model on all posts
+
+        def fit_linear(feats: PostFeatures, idx: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Weights (labels × columns) and intercepts of the SVM on posts ``idx`` and their masked copies."""
             copies = copy_row[idx][copy_row[idx] >= 0]
             rows = np.concatenate([idx, copies])
-            weights = np.concatenate([post_weight[idx],
-                                      self.masked_copy_weight * post_weight[copy_of[copies - len(docs)]]])
+            weights = np.concatenate([weight[idx], self.masked_copy_weight * weight[copy_of[copies - len(docs)]]])
             y_rows = np.concatenate([y_idx[idx], y_idx[copy_of[copies - len(docs)]]])
+            lin = self._linear().fit(feats.weigh(tuple(block[rows] for block in counts)), y_rows, sample_weight=weights)
+            coef, intercept = lin.coef_, lin.intercept_
+            if coef.shape[0] == 1:  # two labels: one margin, for the second label; give each label its own
+                coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
+            return coef, intercept
+
+        def fit_on(idx: np.ndarray):
             feats = self._features().fit_counts(tuple(block[idx] for block in counts))
-            lin = self._linear().fit(feats.weigh(tuple(block[rows] for block in counts)), y_rows,
-                                     sample_weight=weights)
-            return feats, lin
+            coef, intercept = fit_linear(feats, idx, post_weight)
+            if own_mask is not None:
+                own_coef, own_intercept = fit_linear(feats, idx[own_mask[idx]], np.ones(len(docs)))
+                share = self.own_model_share
+                coef, intercept = (1 - share) * coef + share * own_coef, (1 - share) * intercept + share * own_intercept
+            return feats, coef, intercept
 
         # The model on all posts, and one per calibration fold for out-of-fold margins (IDF refitted
         # per fold, as at prediction time), spread over the cores.
         fold = _calibration_folds(y_idx, groups, self.calibration_folds, self.random_state)
         subsets = [np.arange(len(docs))] + [np.flatnonzero(fold != k) for k in range(self.calibration_folds)]
-        (self.features_, lin), *fold_fits = _map_forked(fit_on, subsets)
+        (self.features_, coef, intercept), *fold_fits = _map_forked(fit_on, subsets)
         oof = np.zeros((len(docs), len(self.classes_)))
-        for k, (feats, fold_lin) in enumerate(fold_fits):
+        for k, (feats, fold_coef, fold_intercept) in enumerate(fold_fits):
             held = np.flatnonzero(fold == k)
-            margins = fold_lin.decision_function(feats.weigh(tuple(block[held] for block in counts)))
-            oof[held] = np.column_stack([-margins, margins]) if margins.ndim == 1 else margins
+            oof[held] = feats.weigh(tuple(block[held] for block in counts)) @ fold_coef.T + fold_intercept
         self.temperature_ = _fit_temperature(oof, y_idx)
         self.cv_proba_ = softmax(oof / self.temperature_, axis=1)
         self.cv_fold_ = fold
 
-        coef, intercept = lin.coef_, lin.intercept_
-        if coef.shape[0] == 1:  # two labels: one margin, for the second label; give each label its own
-            coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
         self.coef_ = sp.csr_matrix(coef.astype(np.float32))
         self.intercept_ = intercept.astype(np.float32)
         return self

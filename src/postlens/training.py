@@ -175,7 +175,10 @@ def train(data: Sequence[str | Path], out: str | Path | None = None, *, text_col
     if base_posts:
         weight = max(1.0, BASE_SHARE * len(base_posts) / len(fit_posts))
         notes.append(f"trained on {len(fit_posts)} of your posts, each weighted {weight:.1f}, and "
-                     f"{len(base_posts)} posts of the shipped corpus")
+                     f"{len(base_posts)} posts of the shipped corpus; a model of your posts alone makes "
+                     f"{PostClassifier().own_model_share:.0%} of the weights"
+                     + ("" if {p.label for p in fit_posts} >= set(label_set) else
+                        " (not here: your posts do not have every label)"))
     texts = [p.text for p in fit_posts + base_posts]
     # Calibration folds: whole files of the corpus; with the corpus mixed in, each own post on its own.
     groups = ([f"row:{p.source}:{p.row}" for p in fit_posts] + [f"base:{p.source}" for p in base_posts] if base
@@ -183,7 +186,8 @@ def train(data: Sequence[str | Path], out: str | Path | None = None, *, text_col
     weights = [weight] * len(fit_posts) + [1.0] * len(base_posts)
     model = PostClassifier(random_state=random_state).fit(
         texts, [p.label for p in fit_posts + base_posts], groups=groups,
-        sample_weight=weights if base_posts else None)
+        sample_weight=weights if base_posts else None,
+        own=[True] * len(fit_posts) + [False] * len(base_posts) if base_posts else None)
 
     shipped = None
     if compare and sorted(label_set) == sorted(LABELS):
