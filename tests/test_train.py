@@ -306,5 +306,8 @@ def test_own_posts_get_a_model_of_their_own():
     # Own posts without every label: one model on all posts, as without ``own``.
     lacking = [m and label == "service" for m, label in zip(mine, labels)]
     assert (fit(own=lacking).coef_ != plain.coef_).nnz == 0
+    # One own post of a label: the calibration fold that holds it out is not blended; the rest is.
+    one_ad = [m and (label == "service" or text.endswith("第0件")) for m, label, text in zip(mine, labels, texts)]
+    assert (fit(own=one_ad).coef_ != plain.coef_).nnz > 0
     with pytest.raises(ValueError, match="own-post flags"):
         postlens.PostClassifier().fit(["a", "b"], ["hard_ad", "service"], own=[True])

@@ -100,8 +100,8 @@ class PostClassifier(Estimator):
         posts in one calibration fold, so the temperature is fitted on posts unlike those the
         fold trained on, as real posts will be. With fewer than ``2 * calibration_folds``
         groups it is ignored. ``sample_weight`` weighs each post in the fit (default 1). ``own``
-        marks a team's own posts among others (see ``own_model_share``); it is ignored unless
-        the own posts have every label.
+        marks a team's own posts among others (see ``own_model_share``); a fit whose own posts
+        lack a label (all of them, or those of a calibration fold) is not blended.
 
         After fitting, ``cv_proba_`` holds each post's out-of-fold probabilities (from a model
         that did not see it; what :mod:`postlens.training` reports and ``check-labels`` reads) and
@@ -132,9 +132,7 @@ class PostClassifier(Estimator):
         copy_row = np.full(len(docs), -1)
         copy_row[copy_of] = len(docs) + np.arange(len(copy_of))
 
-        own_mask = None if own is None else np.asarray(own, dtype=bool)
-        if own_mask is not None and (self.own_model_share <= 0 or len(set(y_idx[own_mask])) < len(self.classes_)):
-            own_mask = None  # no share for them, or they lack a label: one model on all posts
+        own_mask = None if own is None or self.own_model_share <= 0 else np.asarray(own, dtype=bool)
 
         def fit_linear(feats: PostFeatures, idx: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """Weights (labels × columns) and intercepts of the SVM on posts ``idx`` and their masked copies."""
@@ -151,8 +149,9 @@ class PostClassifier(Estimator):
         def fit_on(idx: np.ndarray):
             feats = self._features().fit_counts(tuple(block[idx] for block in counts))
             coef, intercept = fit_linear(feats, idx, post_weight)
-            if own_mask is not None:
-                own_coef, own_intercept = fit_linear(feats, idx[own_mask[idx]], np.ones(len(docs)))
+            mine = idx[own_mask[idx]] if own_mask is not None else idx[:0]
+            if len(np.unique(y_idx[mine])) == len(self.classes_):  # own posts of every label (else: no blend)
+                own_coef, own_intercept = fit_linear(feats, mine, np.ones(len(docs)))
                 share = self.own_model_share
                 coef, intercept = (1 - share) * coef + share * own_coef, (1 - share) * intercept + share * own_intercept
             return feats, coef, intercept
