@@ -103,7 +103,9 @@ class _Batch(NamedTuple):
     languages: list[str]
 
 
-def _label(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile) -> _Batch:
+def _label(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile | None) -> _Batch:
+    """Label ``texts``; user values from ``profile`` (``None``: the model's own)."""
+    profile = profile or model_profile(model)
     docs = normalize_many(texts)
     enc = ngrams.encode(docs)
     proba = model.predict_proba_normalized(docs, enc)
@@ -113,7 +115,7 @@ def _label(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfil
                   proba[np.arange(len(docs)), best] < model.uncertain_below, languages(enc))
 
 
-def _scores(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile) -> list[PostScore]:
+def _scores(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfile | None) -> list[PostScore]:
     b = _label(model, texts, profile)
     return [
         PostScore(
@@ -139,8 +141,7 @@ def score(text: str, *, model: PostClassifier | None = None, profile: GuidelineP
         TypeError: ``text`` is not a ``str``.
         ValueError: ``text`` is empty or whitespace only.
     """
-    m = _model(model)
-    return _scores(m, [check_text(text)], profile or model_profile(m))[0]
+    return _scores(_model(model), [check_text(text)], profile)[0]
 
 
 def score_many(texts: Iterable[str], *, model: PostClassifier | None = None,
@@ -160,8 +161,7 @@ def score_many(texts: Iterable[str], *, model: PostClassifier | None = None,
             raise type(exc)(f"post #{i}: {exc}") from None
     if not items:
         return []
-    m = _model(model)
-    return _scores(m, items, profile or model_profile(m))
+    return _scores(_model(model), items, profile)
 
 
 def assess(posts: Iterable[Union[str, PostScore]], *, model: PostClassifier | None = None,

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .api import _label, model_profile, _model, load_model
+from .api import _label, _model, load_model
 from .archive import Archive, ArchiveError, Chunk, Rejected, open_archive, output_format, resolve_text_columns
 from .archive import RecordWriter, join_parts, jsonl_line, merged
 from .guidelines import GuidelineProfile
@@ -56,7 +56,7 @@ def _label_texts(model: PostClassifier, texts: Sequence[str], profile: Guideline
     Probabilities are rounded to 4 places; ``text=True`` gives them as the text a CSV file holds
     (the same characters the writer would make of the numbers, found in a table 4 times faster).
     """
-    b = _label(model, texts, profile or model_profile(model))
+    b = _label(model, texts, profile)
     out: dict[str, list] = {"label": np.array(b.labels, dtype=object)[b.best].tolist()}
     scaled = np.rint(b.proba.astype(np.float64) * 10_000)  # np.round(proba, 4) is this divided by 10,000
     for j, label in enumerate(b.labels):
@@ -70,10 +70,10 @@ def _label_texts(model: PostClassifier, texts: Sequence[str], profile: Guideline
 
 
 # ---- worker processes -----------------------------------------------------------------------------
-_worker: tuple[PostClassifier, GuidelineProfile] | None = None
+_worker: tuple[PostClassifier, GuidelineProfile | None] | None = None
 
 
-def _init_worker(model: PostClassifier, profile: GuidelineProfile) -> None:
+def _init_worker(model: PostClassifier, profile: GuidelineProfile | None) -> None:
     global _worker
     _worker = (model, profile)
 
@@ -91,7 +91,7 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _labelled_chunks(archive: Archive, model: PostClassifier, profile: GuidelineProfile, jobs: int, skip: int = 0,
+def _labelled_chunks(archive: Archive, model: PostClassifier, profile: GuidelineProfile | None, jobs: int, skip: int = 0,
                      prepare: Callable[[Chunk], None] | None = None,
                      text: bool = False) -> Iterator[tuple[Chunk, dict[str, list]]]:
     """``(chunk, added columns)`` in input order, labelling up to ``2 * jobs`` chunks at a time
@@ -140,7 +140,7 @@ class LabelledArchive:
         rows_read, labelled: counts so far (``rows_read == labelled + len(rejected)``).
     """
 
-    def __init__(self, archive: Archive, model: PostClassifier, profile: GuidelineProfile, jobs: int):
+    def __init__(self, archive: Archive, model: PostClassifier, profile: GuidelineProfile | None, jobs: int):
         self.archive, self._model, self._profile, self._jobs = archive, model, profile, jobs
         self.rejected: list[Rejected] = []
         self.rows_read = 0
@@ -400,7 +400,7 @@ def _advance(bar: Any, archive: Archive, chunk: Chunk) -> None:
                    else archive.bytes_read - bar.n)
 
 
-def _label_to_stdout(archive: Archive, model: PostClassifier, profile: GuidelineProfile, jobs: int,
+def _label_to_stdout(archive: Archive, model: PostClassifier, profile: GuidelineProfile | None, jobs: int,
                      labels: list[str], started: float, progress: bool) -> LabelSummary:
     bar = _progress(archive, progress, 0)
     read = labelled = rejected = 0

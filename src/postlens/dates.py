@@ -7,8 +7,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["to_weeks", "in_time_order"]
+__all__ = ["to_weeks", "in_time_order", "period_of"]
 
+_EPOCH = dt.datetime(1970, 1, 1)
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T,]*(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 
 
@@ -43,9 +44,9 @@ def to_weeks(value: Any, where: Any = None) -> float | None:
             except ValueError:
                 raise bad() from None
         elif 1e8 <= moment < 1e11:  # Unix seconds (1973-5138)
-            moment = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=float(moment))
+            moment = _EPOCH + dt.timedelta(seconds=float(moment))
         elif 1e11 <= moment < 1e14:  # Unix milliseconds
-            moment = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=float(moment))
+            moment = _EPOCH + dt.timedelta(milliseconds=float(moment))
         else:
             raise bad()
     elif isinstance(moment, str):
@@ -65,12 +66,20 @@ def to_weeks(value: Any, where: Any = None) -> float | None:
     if isinstance(moment, dt.datetime):
         if moment.tzinfo is not None:
             moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return (moment - dt.datetime(1970, 1, 1)).total_seconds() / (7 * 86400)
+        return (moment - _EPOCH).total_seconds() / (7 * 86400)
     if isinstance(moment, dt.date):
-        return (moment - dt.date(1970, 1, 1)).days / 7
+        return (moment - _EPOCH.date()).days / 7
     raise bad()
 
 
 def in_time_order(weeks: Sequence[float | None]) -> list[int]:
     """Positions of posts in publishing order (by :func:`to_weeks` values); undated posts last, ties kept."""
     return sorted(range(len(weeks)), key=lambda i: (weeks[i] is None, weeks[i] or 0.0, i))
+
+
+def period_of(week: float, unit: str) -> str:
+    """The week (its Monday, ``2024-04-29``) or month (``2024-05``) a :func:`to_weeks` value falls in."""
+    day = _EPOCH + dt.timedelta(days=week * 7)
+    if unit == "month":
+        return f"{day.year}-{day.month:02d}"
+    return (day - dt.timedelta(days=day.weekday())).strftime("%Y-%m-%d")

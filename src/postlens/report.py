@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .api import model_profile
-from .dates import in_time_order, to_weeks
+from .dates import in_time_order, period_of, to_weeks
 from .archive import find_column, open_archive
 from .guidelines import BALANCED, GuidelineProfile, MixReport, weigh_mix, weigh_posts
 from .labels import TAXONOMY
@@ -40,7 +40,6 @@ _NAMES = {t.id: t.name for t in TAXONOMY}
 _COLOURS = {"service": "#2e86ab", "user_interest": "#57a773", "community": "#f4a259", "brand_news": "#8e7dbe",
             "hard_ad": "#d1495b"}
 _EXTRA_COLOURS = ("#6c757d", "#17becf", "#bcbd22", "#e377c2", "#7f7f7f", "#9467bd")
-_EPOCH = dt.datetime(1970, 1, 1)
 
 
 @dataclass
@@ -159,14 +158,6 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def _period(week: float, unit: str) -> str:
-    day = _EPOCH + dt.timedelta(days=week * 7)
-    if unit == "month":
-        return f"{day.year}-{day.month:02d}"
-    monday = day - dt.timedelta(days=day.weekday())
-    return monday.strftime("%Y-%m-%d")
-
-
 def build_report(source: str | os.PathLike, *, model: PostClassifier | None = None,
                  profile: GuidelineProfile | None = None, text_column: str | None = None,
                  date_column: str | None = None, account_column: str | None = None,
@@ -282,7 +273,7 @@ def build_report(source: str | os.PathLike, *, model: PostClassifier | None = No
         by_period: dict[str, list[int]] = {}
         for i in order:
             if weeks[i] is not None:
-                by_period.setdefault(_period(weeks[i], unit), []).append(i)
+                by_period.setdefault(period_of(weeks[i], unit), []).append(i)
         for period in sorted(by_period):
             idx = by_period[period]
             mix = {x: sum(post_labels[i] == x for i in idx) / len(idx) for x in labels}
