@@ -268,7 +268,6 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
         parts_dir.mkdir(parents=True)
         _write_json(manifest_path, {"identity": identity, "state": state})
 
-    names = _added_names(archive, labels)
     bar = _progress(archive, progress, state["rows_done"])
     schema: Any = None
     if fmt == "parquet" and state["parts"]:
@@ -279,7 +278,8 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
 
     def start_part() -> None:
         index = len(state["parts"]) + 1
-        state["columns"] = state["columns"] or (list(archive.columns) + names)
+        # Named when the first part starts: a JSONL archive knows its fields once a row is read.
+        state["columns"] = state["columns"] or (list(archive.columns) + _added_names(archive, labels))
         name = f"part-{index:05d}.{fmt}"
         part.update(name=name, rows=0, labelled=0, rejected=0, errors=None,
                     writer=RecordWriter(parts_dir / (name + ".tmp"), fmt, state["columns"], header=False, schema=schema,
@@ -321,7 +321,6 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
     try:
         for chunk, added in _labelled_chunks(archive, model, profile, jobs, skip=state["rows_done"], prepare=prepare,
                                              text=fmt in ("csv", "tsv")):
-            names = _added_names(archive, labels)
             if not part:
                 start_part()
             part["writer"].write(chunk.records, list(added.values()))
@@ -351,7 +350,7 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
     # Join the parts into the output, atomically.
     parts = [parts_dir / p for p in state["parts"]]
     tmp = out.with_name(out.name + ".tmp")
-    join_parts(parts, tmp, fmt, state["columns"] or list(archive.columns) + names)
+    join_parts(parts, tmp, fmt, state["columns"])  # set when the first part started (a run writes at least one)
     errors_path = out.with_name(out.name + ".errors.jsonl")
     error_parts = sorted(parts_dir.glob("part-*.errors.jsonl"))
     if error_parts:

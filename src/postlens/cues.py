@@ -383,7 +383,7 @@ def _pair_slot(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def _slot(keys: np.ndarray) -> np.ndarray:
-    """Position of 64-bit keys in a table of :data:`_SLOTS` (their top 20 bits)."""
+    """Position of 64-bit keys in a table of :data:`_SLOTS` (their top 16 bits)."""
     return (keys >> np.uint64(48)).astype(np.intp)
 
 

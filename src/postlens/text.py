@@ -216,11 +216,11 @@ def _phone_rows(joined: str) -> set[int]:
     """The posts of a joined batch that may hold a phone number: where ``\\d{3}[\\s.-]?\\d{3}``
     matches (a part of every number :data:`_PHONE` finds), found with array operations (a regular
     expression that starts with a digit is tried at every digit, and most posts have some)."""
-    digit, between = _digit_tables()
     cp = _code_points(joined)
-    d = digit[np.minimum(cp, len(digit) - 1)] & (cp < len(digit))
     if len(cp) < 6:
         return set()
+    digit, between = _digit_tables()
+    d = digit[np.minimum(cp, len(digit) - 1)] & (cp < len(digit))
     three = d[:-2] & d[1:-1] & d[2:]  # three[i]: digits at i, i+1, i+2
     n = len(three)
     hit = three[: n - 3] & three[3:]

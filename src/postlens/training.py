@@ -171,12 +171,13 @@ def train(data: Sequence[str | Path], out: str | Path | None = None, *, text_col
     if len(fit_posts) < len(posts):
         notes.append(f"{len(posts) - len(fit_posts)} repeated posts (same text, same label) counted once")
 
+    model = PostClassifier(random_state=random_state)
     weight = 1.0
     if base_posts:
         weight = max(1.0, BASE_SHARE * len(base_posts) / len(fit_posts))
         notes.append(f"trained on {len(fit_posts)} of your posts, each weighted {weight:.1f}, and "
                      f"{len(base_posts)} posts of the shipped corpus; a model of your posts alone makes "
-                     f"{PostClassifier().own_model_share:.0%} of the weights"
+                     f"{model.own_model_share:.0%} of the weights"
                      + ("" if {p.label for p in fit_posts} >= set(label_set) else
                         " (not here: your posts do not have every label)"))
     texts = [p.text for p in fit_posts + base_posts]
@@ -184,7 +185,7 @@ def train(data: Sequence[str | Path], out: str | Path | None = None, *, text_col
     groups = ([f"row:{p.source}:{p.row}" for p in fit_posts] + [f"base:{p.source}" for p in base_posts] if base
               else [p.source or "" for p in fit_posts])
     weights = [weight] * len(fit_posts) + [1.0] * len(base_posts)
-    model = PostClassifier(random_state=random_state).fit(
+    model.fit(
         texts, [p.label for p in fit_posts + base_posts], groups=groups,
         sample_weight=weights if base_posts else None,
         own=[True] * len(fit_posts) + [False] * len(base_posts) if base_posts else None)
