@@ -149,9 +149,17 @@ def test_explicit_model_and_thread_safety(model):
     assert set(results.values()) == {"service"}
 
 
-def test_bad_model_argument():
+def test_model_argument_takes_a_classifier_or_a_directory(tmp_path):
+    shipped = postlens.default_model_path()
+    by_path = postlens.score(CLEAR["service"][1], model=shipped)
+    assert by_path == postlens.score(CLEAR["service"][1])
+    assert postlens.score_many(["hello"], model=str(shipped))[0] == postlens.score("hello")
+    with pytest.raises(postlens.ModelError, match="no such model directory"):
+        postlens.score("hello", model=tmp_path / "missing")
+    with pytest.raises(TypeError, match="model must be a fitted PostClassifier or a model directory.*got int"):
+        postlens.score("hello", model=3)
     with pytest.raises(TypeError, match="model"):
-        postlens.score("hello", model="models/postlens-base")
+        postlens.score("hello", model=postlens.PostClassifier())  # not fitted
 
 
 def test_assess_mix_and_findings():

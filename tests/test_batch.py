@@ -332,6 +332,10 @@ def test_output_over_the_input_is_refused(tmp_path, capsys):
 def test_label_batch_and_frame_reject_what_they_cannot_read():
     with pytest.raises(ArchiveError, match="no text column"):
         postlens.label_batch({"id": [1, 2]})
+    with pytest.raises(ValueError, match=r"columns of equal length.*'text': 2 values, 'id': 1 values"):
+        postlens.label_batch({"text": ["限时5折", "hello"], "id": [1]})
+    with pytest.raises(ValueError, match=r"'text': not a list"):
+        postlens.label_batch({"text": "限时5折"})
     pd = pytest.importorskip("pandas")
     with pytest.raises(ArchiveError, match="did you mean 'text'"):
         postlens.label_frame(pd.DataFrame({"text": ["a"]}), text_column="txt")

@@ -8,7 +8,8 @@ from postlens.cli import main
 
 def run(capsys, *argv, stdin=None, monkeypatch=None):
     if stdin is not None:
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(stdin)) if isinstance(stdin, bytes)
+                            else io.StringIO(stdin))
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
@@ -28,11 +29,14 @@ def test_score_json_from_stdin(capsys, monkeypatch):
     result = json.loads(out)
     assert result["label"] == "service"
     assert abs(sum(result["probabilities"].values()) - 1) < 1e-6
+    code, out, _ = run(capsys, "score", "--json", stdin="\ufeff限时5折！立即抢购".encode("utf-8"), monkeypatch=monkeypatch)
+    assert code == 0 and json.loads(out)["label"] == "hard_ad"  # bytes, with a byte-order mark
 
 
 @pytest.mark.parametrize("argv, stdin, message", [
     (["score", "   "], None, "empty"),
     (["score"], "", "empty"),
+    (["score"], "限时".encode("gbk"), "standard input is not UTF-8 text (invalid continuation byte at byte 0)"),
     (["evaluate", "missing.jsonl"], None, "missing.jsonl: no such file"),
     (["score", "--model", "no/such/dir", "hi"], None, "no such model directory"),
 ])

@@ -91,11 +91,20 @@ def test_too_few_posts_says_how_many_more(corpus, tmp_path):
 
 
 def test_all_problems_are_reported_together(corpus, tmp_path):
-    rows = [(p.text, p.label) for p in sample(corpus, 12)]
+    """Rows that cannot be read and problems of the set as a whole come in one error, not one after the other."""
+    posts = sample(corpus, 12)
+    rows = [(p.text, p.label) for p in posts if p not in [q for q in posts if q.label == "community"][:4]]
     rows[0] = ("", rows[0][1])
     rows[1] = (rows[1][0], "servise")
-    with pytest.raises(DataError, match=r"^2 problems in the labelled data"):
-        train([write_csv(tmp_path / "mine.csv", rows)], None, compare=False)
+    other = next(label for label in postlens.LABELS if label != rows[2][1])
+    rows.append((rows[2][0], other))
+    message = problems_of(write_csv(tmp_path / "mine.csv", rows))
+    assert message.startswith("4 problems in the labelled data")
+    assert "mine.csv row 1: field 'text' is empty" in message
+    assert "unknown label 'servise' in mine.csv row 2; did you mean 'service'?" in message
+    assert f"the same text has different labels in mine.csv row 3 ({rows[2][1]!r}), mine.csv row 57 ({other!r})" \
+        in message
+    assert "label 'community' has 8 posts; at least 10 are needed: label 2 more" in message
 
 
 def test_columns_by_name_and_a_wrong_column_name(corpus, tmp_path):

@@ -1,10 +1,11 @@
 """The public API: score one post, score many, assess an account's mix, load a model."""
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cached_property, lru_cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple, Union
@@ -78,11 +79,27 @@ def model_profile(model: PostClassifier) -> GuidelineProfile:
     return profile
 
 
-def _model(model: PostClassifier | None) -> PostClassifier:
+#: What the ``model`` argument of the API takes: a fitted classifier, a model directory, or None (the shipped model).
+ModelLike = Union[PostClassifier, str, os.PathLike, None]
+
+
+@lru_cache(maxsize=4)
+def _load_once(path: str, version: int) -> PostClassifier:
+    return load_model(path)
+
+
+def _model(model: ModelLike) -> PostClassifier:
+    """The model ``model`` names: the shipped one and model directories are loaded once (a directory
+    again when its weights file changes, e.g. after retraining into it)."""
     global _default
+    if isinstance(model, (str, os.PathLike)):
+        path = Path(model).resolve()
+        weights = path / "weights.npz"
+        return _load_once(str(path), weights.stat().st_mtime_ns if weights.is_file() else 0)
     if model is not None:
         if not isinstance(model, PostClassifier) or not hasattr(model, "coef_"):
-            raise TypeError("model must be a fitted PostClassifier, e.g. postlens.load_model(path)")
+            raise TypeError("model must be a fitted PostClassifier or a model directory, e.g. "
+                            f"postlens.load_model(path); got {type(model).__name__}")
         return model
     if _default is None:
         with _lock:
@@ -131,20 +148,25 @@ def _scores(model: PostClassifier, texts: Sequence[str], profile: GuidelineProfi
     ]
 
 
-def score(text: str, *, model: PostClassifier | None = None, profile: GuidelineProfile | None = None) -> PostScore:
+def score(text: str, *, model: ModelLike = None, profile: GuidelineProfile | None = None) -> PostScore:
     """Label one post and say why.
 
     >>> postlens.score("限时5折！香辣牛肉面新口味上市，点击下方链接立即抢购").label  # doctest: +SKIP
     'hard_ad'
 
+    ``model``: a fitted :class:`PostClassifier`, a model directory (e.g. one ``postlens train``
+    wrote; loaded once) or ``None`` for the shipped model. ``profile``: the guideline profile
+    the user value follows (default: the model's own).
+
     Raises:
         TypeError: ``text`` is not a ``str``.
         ValueError: ``text`` is empty or whitespace only.
+        ModelError: ``model`` names a directory that is not a sound postlens model.
     """
     return _scores(_model(model), [check_text(text)], profile)[0]
 
 
-def score_many(texts: Iterable[str], *, model: PostClassifier | None = None,
+def score_many(texts: Iterable[str], *, model: ModelLike = None,
                profile: GuidelineProfile | None = None) -> list[PostScore]:
     """Label many posts in one batch (much faster per post than calling :func:`score` in a loop).
 
@@ -164,7 +186,7 @@ def score_many(texts: Iterable[str], *, model: PostClassifier | None = None,
     return _scores(_model(model), items, profile)
 
 
-def assess(posts: Iterable[Union[str, PostScore]], *, model: PostClassifier | None = None,
+def assess(posts: Iterable[Union[str, PostScore]], *, model: ModelLike = None,
            profile: GuidelineProfile | None = None, dates: Sequence[Any] | None = None) -> MixReport:
     """Weigh an account's posts (texts or :class:`PostScore` objects, in publishing order) against a guideline profile.
 

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .api import _label, _model, load_model
+from .api import ModelLike, _label, _model
 from .archive import Archive, ArchiveError, Chunk, Rejected, open_archive, output_format, resolve_text_columns
 from .archive import RecordWriter, join_parts, jsonl_line, merged
 from .guidelines import GuidelineProfile
@@ -157,14 +157,8 @@ class LabelledArchive:
             yield from _merge(chunk, added, names)
 
 
-def _model_of(model: PostClassifier | str | os.PathLike | None) -> PostClassifier:
-    if isinstance(model, (str, os.PathLike)):
-        return load_model(model)
-    return _model(model)
-
-
 def label_archive(source: str | os.PathLike | Any, *, text_column: str | None = None,
-                  model: PostClassifier | str | None = None, profile: GuidelineProfile | None = None,
+                  model: ModelLike = None, profile: GuidelineProfile | None = None,
                   jobs: int = 1, encoding: str = "utf-8") -> LabelledArchive:
     """Label every post of an archive; iterate the result for the labelled rows, in input order.
 
@@ -179,7 +173,7 @@ def label_archive(source: str | os.PathLike | Any, *, text_column: str | None = 
     Raises :class:`postlens.archive.ArchiveError` if the archive cannot be read at all.
     """
     return LabelledArchive(open_archive(source, text_column=text_column, encoding=encoding),
-                           _model_of(model), profile, max(1, int(jobs)))
+                           _model(model), profile, max(1, int(jobs)))
 
 
 # ---- to a file, resumably -------------------------------------------------------------------------
@@ -220,7 +214,7 @@ def _model_id(model: PostClassifier) -> str:
 
 
 def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, text_column: str | None = None,
-               model: PostClassifier | str | None = None, profile: GuidelineProfile | None = None,
+               model: ModelLike = None, profile: GuidelineProfile | None = None,
                jobs: int | None = None, resume: bool = False, progress: bool = False,
                encoding: str = "utf-8", log: Callable[[str], None] = lambda s: None) -> LabelSummary:
     """Label ``source`` into ``output`` (format from its extension; ``None``: JSONL on stdout).
@@ -231,7 +225,7 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
     ``OUTPUT.errors.jsonl`` (to stderr as JSON lines when writing to stdout).
     """
     started = time.perf_counter()
-    model = _model_of(model)
+    model = _model(model)
     jobs = default_jobs() if jobs is None else max(1, int(jobs))
     archive = open_archive(source, text_column=text_column, encoding=encoding)
     labels = [str(c) for c in model.classes_]
@@ -420,7 +414,7 @@ def _label_to_stdout(archive: Archive, model: PostClassifier, profile: Guideline
 
 
 # ---- Hugging Face datasets ------------------------------------------------------------------------
-def label_batch(batch: dict[str, list], *, text_column: str | None = None, model: PostClassifier | str | None = None,
+def label_batch(batch: dict[str, list], *, text_column: str | None = None, model: ModelLike = None,
                 profile: GuidelineProfile | None = None) -> dict[str, list]:
     """Label a batch of rows given as columns (``dict`` of lists), for ``datasets.Dataset.map``::
 
@@ -432,12 +426,17 @@ def label_batch(batch: dict[str, list], *, text_column: str | None = None, model
     """
     if not (hasattr(batch, "keys") and hasattr(batch, "__getitem__")) or isinstance(batch, (str, bytes)):
         raise TypeError("label_batch takes a batch of columns: a dict of lists (use map(..., batched=True))")
-    model = _model_of(model)
+    model = _model(model)
     labels = [str(c) for c in model.classes_]
     archive = Archive("batch", "dataset-batch", text_column=None)
     archive.columns = list(batch)
     archive.text_columns = resolve_text_columns(archive.columns, text_column, "batch")
-    n = len(next(iter(batch.values()))) if batch else 0
+    sizes = {str(c): len(v) if hasattr(v, "__len__") and not isinstance(v, (str, bytes)) else None
+             for c, v in batch.items()}
+    if None in sizes.values() or len(set(sizes.values())) > 1:
+        raise ValueError("label_batch takes a batch of columns of equal length, one value per row; got "
+                         + ", ".join(f"{c!r}: {'not a list' if k is None else f'{k} values'}" for c, k in sizes.items()))
+    n = next(iter(sizes.values()), 0)
     texts, where, errors = [], [], [None] * n
     for i in range(n):
         try:
@@ -456,7 +455,7 @@ def label_batch(batch: dict[str, list], *, text_column: str | None = None, model
     return out
 
 
-def label_frame(frame: Any, *, text_column: str | None = None, model: PostClassifier | str | None = None,
+def label_frame(frame: Any, *, text_column: str | None = None, model: ModelLike = None,
                 profile: GuidelineProfile | None = None) -> Any:
     """A copy of a pandas ``DataFrame`` with the columns of :func:`label_batch` added.
 

@@ -41,7 +41,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
     elif sys.stdin is None or sys.stdin.isatty():
         raise UsageError("give the post as an argument or on standard input")
     else:
-        text = sys.stdin.read()
+        raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"standard input is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                             "convert it first, e.g. with iconv -f GBK -t UTF-8") from None
     if not text.strip():
         raise UsageError("the post is empty")
     result = score(text, model=_load(args.model))

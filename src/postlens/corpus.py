@@ -92,15 +92,18 @@ def _raise(problems: list[str], what: str) -> None:
 
 
 def read_labelled(paths: Iterable[str | Path], labels: Sequence[str] | None = None, *,
-                  text_column: str | None = None, label_column: str | None = None) -> list[LabelledPost]:
+                  text_column: str | None = None, label_column: str | None = None,
+                  problems: list[str] | None = None) -> list[LabelledPost]:
     """Read labelled posts from files in any archive format (see the module docstring).
 
     ``text_column`` / ``label_column`` name the columns (default: found by name, e.g. ``text``
     and ``label``). With ``labels``, a label outside that set is a problem too. Raises
-    :class:`DataError` listing every row without usable text or label (file and row number).
+    :class:`DataError` listing every row without usable text or label (file and row number);
+    given a ``problems`` list, appends them to it instead, and returns the rows it could read
+    (so that :func:`check_labelled` can report them with its own).
     """
     posts: list[LabelledPost] = []
-    problems: list[str] = []
+    found: list[str] = []
     for path in corpus_files(paths):
         try:
             archive = open_archive(path, text_column=text_column)
@@ -110,7 +113,7 @@ def read_labelled(paths: Iterable[str | Path], labels: Sequence[str] | None = No
         empty_label: list[int] = []
         for chunk in archive.chunks():
             for rejected in chunk.rejected:
-                problems.append(f"{path.name} row {rejected.row}: {rejected.reason}")
+                found.append(f"{path.name} row {rejected.row}: {rejected.reason}")
             if not chunk.records:
                 continue
             column = column or _label_column(archive.columns, label_column, str(path))
@@ -125,10 +128,13 @@ def read_labelled(paths: Iterable[str | Path], labels: Sequence[str] | None = No
                 posts.append(LabelledPost(text, label.strip(), lang if isinstance(lang, str) else None,
                                           register if isinstance(register, str) else None, path.name, row))
         if empty_label:
-            problems.append(f"{path.name} {_rows(empty_label)}: no label (field {column!r} is empty or not text)")
+            found.append(f"{path.name} {_rows(empty_label)}: no label (field {column!r} is empty or not text)")
     if labels is not None:
-        problems += _unknown_labels(posts, labels)
-    _raise(problems, "labelled data")
+        found += _unknown_labels(posts, labels)
+    if problems is None:
+        _raise(found, "labelled data")
+    else:
+        problems += found
     return posts
 
 
@@ -160,15 +166,16 @@ def _unknown_labels(posts: Sequence[LabelledPost], labels: Sequence[str]) -> lis
 
 
 def check_labelled(posts: Sequence[LabelledPost], labels: Sequence[str] | None = None, *,
-                   min_posts: int | Mapping[str, int] = MIN_POSTS_PER_LABEL) -> list[LabelledPost]:
+                   min_posts: int | Mapping[str, int] = MIN_POSTS_PER_LABEL,
+                   problems: Sequence[str] = ()) -> list[LabelledPost]:
     """Check posts before training; returns them with exact repeats (same text, same label) counted once.
 
-    Problems (all reported together in one :class:`DataError`): labels outside ``labels``, the
-    same text under different labels, and labels with fewer than ``min_posts`` posts (one number
-    for all labels, or one per label), saying how many more to label. Texts are compared after
-    trimming and collapsing whitespace.
+    Problems (all reported together in one :class:`DataError`, after ``problems`` found while
+    reading): labels outside ``labels``, the same text under different labels, and labels with
+    fewer than ``min_posts`` posts (one number for all labels, or one per label), saying how
+    many more to label. Texts are compared after trimming and collapsing whitespace.
     """
-    problems = _unknown_labels(posts, labels) if labels is not None else []
+    problems = list(problems) + (_unknown_labels(posts, labels) if labels is not None else [])
     first: dict[str, LabelledPost] = {}
     conflicts: dict[str, list[LabelledPost]] = {}
     kept: list[LabelledPost] = []
@@ -194,7 +201,7 @@ def check_labelled(posts: Sequence[LabelledPost], labels: Sequence[str] | None =
                             f"at least {need} are needed: label {need - counts[label]} more")
     if labels is None and len(counts) < 2 and not problems:
         problems.append("training needs at least two different labels")
-    _raise(problems, "training data")
+    _raise(problems, "labelled data")
     return kept
 
 

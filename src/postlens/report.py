@@ -20,12 +20,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .api import model_profile
+from .api import ModelLike, _model, model_profile
 from .dates import in_time_order, period_of, to_weeks
 from .archive import find_column, open_archive
 from .guidelines import BALANCED, GuidelineProfile, MixReport, weigh_mix, weigh_posts
 from .labels import TAXONOMY
-from .model import PostClassifier
 
 __all__ = ["AccountReport", "build_report", "DATE_COLUMNS", "ACCOUNT_COLUMNS", "ENGAGEMENT_COLUMNS"]
 
@@ -158,7 +157,7 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def build_report(source: str | os.PathLike, *, model: PostClassifier | None = None,
+def build_report(source: str | os.PathLike, *, model: ModelLike = None,
                  profile: GuidelineProfile | None = None, text_column: str | None = None,
                  date_column: str | None = None, account_column: str | None = None,
                  engagement_columns: Sequence[str] | None = None, jobs: int | None = None,
@@ -172,7 +171,7 @@ def build_report(source: str | os.PathLike, *, model: PostClassifier | None = No
     read counts as missing (the report says how many); rows without usable text are left out
     and counted. Memory: a few hundred bytes per post.
     """
-    from .batch import _added_names, _labelled_chunks, _merge, _model_of, default_jobs
+    from .batch import _added_names, _labelled_chunks, _merge, default_jobs
 
     archive = open_archive(source, text_column=text_column)
     where = str(source)
@@ -186,9 +185,9 @@ def build_report(source: str | os.PathLike, *, model: PostClassifier | None = No
         rows_iter = (row for chunk in archive.chunks() for row in ([("rejected", r) for r in chunk.rejected]
                                                                   + [("ok", (n, rec)) for n, rec in
                                                                      zip(chunk.rows, chunk.records)]))
-        m = model
+        m = _model(model) if model is not None else None
     else:
-        m = _model_of(model)
+        m = _model(model)
         labels = [str(c) for c in m.classes_]
         names = _added_names(archive, labels)
         label_key, p_keys = names[0], names[1:1 + len(labels)]

@@ -153,23 +153,24 @@ def train(data: Sequence[str | Path], out: str | Path | None = None, *, text_col
         raise DataError(f"the guideline profile {profile.name!r} gives no user value to {missing}; add "
                         + " ".join(f"[labels.{m}] value = ..." for m in missing))
 
-    posts = read_labelled(data, label_set, text_column=text_column, label_column=label_column)
-    held = [p for p in posts if hold_out and is_test_split(p.text, hold_out)]
-    posts = [p for p in posts if not (hold_out and is_test_split(p.text, hold_out))]
+    problems: list[str] = []  # what reading finds is reported with what checking finds, in one error
+    posts = read_labelled(data, text_column=text_column, label_column=label_column, problems=problems)
     base_posts: list[LabelledPost] = []
     notes: list[str] = []
     if base:
-        own = {" ".join(p.text.split()) for p in posts + held}
+        own = {" ".join(p.text.split()) for p in posts}
         base_posts = [p for p in read_labelled([base_corpus_path()]) if p.label in label_set
                       and " ".join(p.text.split()) not in own]
         if not base_posts:
             raise DataError(f"--base adds the shipped corpus's posts of your labels, but none of {label_set} is a "
                             f"codebook label ({', '.join(LABELS)})")
     covered = {p.label for p in base_posts}  # labels the shipped corpus has need no posts of their own
-    fit_posts = check_labelled(posts, label_set,
-                               min_posts={label: 0 if label in covered else MIN_POSTS_PER_LABEL for label in label_set})
-    if len(fit_posts) < len(posts):
-        notes.append(f"{len(posts) - len(fit_posts)} repeated posts (same text, same label) counted once")
+    checked = check_labelled(posts, label_set, problems=problems,
+                             min_posts={label: 0 if label in covered else MIN_POSTS_PER_LABEL for label in label_set})
+    if len(checked) < len(posts):
+        notes.append(f"{len(posts) - len(checked)} repeated posts (same text, same label) counted once")
+    held = [p for p in checked if hold_out and is_test_split(p.text, hold_out)]
+    fit_posts = [p for p in checked if not (hold_out and is_test_split(p.text, hold_out))]
 
     model = PostClassifier(random_state=random_state)
     weight = 1.0
@@ -208,7 +209,7 @@ def train(data: Sequence[str | Path], out: str | Path | None = None, *, text_col
             "sklearn_version": sklearn.__version__,
             "python_version": platform.python_version(),
             "training_data": {"files": [f.name for f in files], "sha256": data_sha256(data),
-                              "posts": len(posts) + len(held), "fit_posts": len(fit_posts), "test_posts": len(held),
+                              "posts": len(posts), "fit_posts": len(fit_posts), "test_posts": len(held),
                               "test_split": f"sha256(text) % 100 < {hold_out}" if hold_out else None,
                               "text_column": text_column, "label_column": label_column,
                               "base": ({"posts": len(base_posts), "sha256": data_sha256([base_corpus_path()]),
