@@ -20,6 +20,10 @@ In one run it prints:
    Beside each gain, a 95% interval from a paired bootstrap: the scored posts of each half are
    resampled (2,000 times, the same draw for every model), the mean gain recomputed on each
    resample. With about 275 posts per half, it shows how much of a gain is the luck of the split.
+3. With ``--random-splits N``: the same gains (``--base`` only) over N more splits of dev into
+   label-stratified halves, drawn at random (seeds 0..N-1), each half in-house once and scored
+   once: the mean gain over the 2N scored halves, its standard error, and the range. It says
+   whether the fixed halves of 2. are a lucky or an unlucky split (about 1 minute per split).
 """
 from __future__ import annotations
 
@@ -93,6 +97,22 @@ def halves(posts: list[LabelledPost]) -> tuple[list[LabelledPost], list[Labelled
     return a, b
 
 
+def random_halves(posts: list[LabelledPost], seed: int) -> tuple[list[LabelledPost], list[LabelledPost]]:
+    """Two halves of ``posts``, stratified by label, shuffled by ``random.Random(seed)``; an odd label's
+    extra post goes to the first half on even seeds, to the second on odd ones."""
+    rng = random.Random(seed)
+    a, b = [], []
+    for label in sorted({p.label for p in posts}):
+        mine = [p for p in posts if p.label == label]
+        rng.shuffle(mine)
+        half = (len(mine) + 1 - seed % 2) // 2
+        a += mine[:half]
+        b += mine[half:]
+    rng.shuffle(a)
+    rng.shuffle(b)
+    return a, b
+
+
 def first_per_label(posts: list[LabelledPost], k: int) -> list[LabelledPost]:
     out, taken = [], {}
     for p in posts:
@@ -130,6 +150,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[2000, 10000, 50000])
     parser.add_argument("--per-label", type=int, nargs="*", default=[20, 50, 100, 200])
+    parser.add_argument("--random-splits", type=int, default=0, metavar="N",
+                        help="also average the gains over N random splits of dev into halves")
     args = parser.parse_args()
 
     import platform
@@ -193,6 +215,29 @@ def main() -> None:
             interval = "" if name == "shipped model" else f"{low:+.3f} to {high:+.3f}"
             print(f"| {name} | {size} | {scores[0]:.3f} | {scores[1]:.3f} | {statistics.mean(scores):.3f} | "
                   f"{statistics.mean(scores) - ship:+.3f} | {interval} |")
+
+        if args.random_splits:
+            gains: dict[int, list[float]] = {k: [] for k in args.per_label}
+            for seed in range(args.random_splits):
+                a, b = random_halves(dev, seed)
+                for direction, (pool, scored) in enumerate(((a, b), (b, a))):
+                    before = evaluate(shipped, scored).macro_f1
+                    trained: dict[int, float] = {}  # in-house size -> gain (100 and 200 per label are both the half)
+                    for k in args.per_label:
+                        mine = first_per_label(pool, k)
+                        if len(mine) not in trained:
+                            data = write_jsonl(tmp / f"random{seed}_{direction}_{k}.jsonl", mine)
+                            model, _ = train([data], None, base=True, compare=False)
+                            trained[len(mine)] = evaluate(model, scored).macro_f1 - before
+                        gains[k].append(trained[len(mine)])
+                print(f"random split {seed + 1} of {args.random_splits} done", file=sys.stderr, flush=True)
+            print(f"\ngain over the shipped model with --base, over {args.random_splits} random label-stratified splits "
+                  f"of dev into halves ({2 * args.random_splits} scored halves)\n")
+            print("| in-house posts per label | mean gain | standard error | lowest | highest |")
+            print("|---|---:|---:|---:|---:|")
+            for k, g in gains.items():
+                print(f"| {k} | {statistics.mean(g):+.3f} | {statistics.stdev(g) / len(g) ** 0.5:.3f} | "
+                      f"{min(g):+.3f} | {max(g):+.3f} |")
 
 
 if __name__ == "__main__":
