@@ -347,8 +347,12 @@ CUES: tuple[Cue, ...] = (
 )
 
 
+# Kinds of key, salted into span hashes with a length (``kind + length``). They sit above bit 32
+# because salting is an XOR, and the hash of a one-character span is its code point: with kinds
+# 1,000 apart, the word 🅳 (U+1F173) once took the key of the character phrase 🤣 (U+1F923).
+# Code points and lengths stay below 2**32, so spans of two kinds can no longer meet this way.
 _CHAR, _CHAR_START, _WORDS, _WORDS_START, _PREFIX, _PREFIX_START, _PREFIX_HEAD, _FIRST_WORD = (
-    1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 9_000)
+    k << 32 for k in (1, 2, 3, 4, 5, 6, 8, 9))
 
 
 @dataclass(frozen=True)
