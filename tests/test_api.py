@@ -162,6 +162,22 @@ def test_model_argument_takes_a_classifier_or_a_directory(tmp_path):
         postlens.score("hello", model=postlens.PostClassifier())  # not fitted
 
 
+def test_a_model_directory_is_read_again_when_it_changes(tmp_path):
+    import json
+    import os
+    import shutil
+
+    path = shutil.copytree(postlens.default_model_path(), tmp_path / "m")
+    ad = "限时5折！香辣牛肉面新口味上市，点击下方链接立即抢购"
+    assert postlens.score(ad, model=path).user_value == pytest.approx(10, abs=1)
+    meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
+    meta["profile"]["labels"]["hard_ad"]["value"] = 60.0  # as retraining with another profile would
+    (path / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    stamp = (path / "model.json").stat().st_mtime_ns + 10**9
+    os.utime(path / "model.json", ns=(stamp, stamp))
+    assert postlens.score(ad, model=path).user_value == pytest.approx(60, abs=5)
+
+
 def test_assess_mix_and_findings():
     posts = CLEAR["hard_ad"] * 3 + CLEAR["service"][:2]  # 12 hard ads, 2 service posts
     report = postlens.assess(posts)

@@ -290,6 +290,21 @@ def test_suggest_picks_uncertain_and_varied_posts(corpus, tmp_path, model, capsy
         rows = list(csv.DictReader(f))
     assert len(rows) == 5 and all(r["label"] == "" and r["text"] for r in rows)
     assert {"row", "id", "model_guess", "model_confidence"} <= set(rows[0])
+    assert picked.rejected == []
+
+
+def test_suggest_names_the_rows_it_could_not_consider(corpus, tmp_path, model, capsys):
+    data = tmp_path / "unlabelled.jsonl"
+    lines = [json.dumps({"text": p.text}, ensure_ascii=False) for p in sample(corpus, 4, seed=3)]
+    lines[2:2] = ['{"text": 5}', "[1, 2]", '{"text": "   "}']
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    picked = suggest(data, 50, model=model)
+    assert len(picked) == 20 and 3 not in {p.row for p in picked}
+    assert [(r.row, r.reason) for r in picked.rejected] == [
+        (3, "field 'text' is a number, not text"), (4, "not a JSON object but a list"), (5, "field 'text' is empty")]
+    assert main(["suggest", str(data), "-n", "5", "-o", str(tmp_path / "next.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "3 rows without usable text were not considered (row 3: field 'text' is a number, not text; " in err
 
 
 def test_own_posts_get_a_model_of_their_own():

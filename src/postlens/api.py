@@ -84,18 +84,18 @@ ModelLike = Union[PostClassifier, str, os.PathLike, None]
 
 
 @lru_cache(maxsize=4)
-def _load_once(path: str, version: int) -> PostClassifier:
+def _load_once(path: str, version: tuple[int, ...]) -> PostClassifier:
     return load_model(path)
 
 
 def _model(model: ModelLike) -> PostClassifier:
     """The model ``model`` names: the shipped one and model directories are loaded once (a directory
-    again when its weights file changes, e.g. after retraining into it)."""
+    again when one of its files changes, e.g. after retraining into it)."""
     global _default
     if isinstance(model, (str, os.PathLike)):
         path = Path(model).resolve()
-        weights = path / "weights.npz"
-        return _load_once(str(path), weights.stat().st_mtime_ns if weights.is_file() else 0)
+        files = (path / "weights.npz", path / "model.json")
+        return _load_once(str(path), tuple(f.stat().st_mtime_ns if f.is_file() else 0 for f in files))
     if model is not None:
         if not isinstance(model, PostClassifier) or not hasattr(model, "coef_"):
             raise TypeError("model must be a fitted PostClassifier or a model directory, e.g. "

@@ -122,6 +122,10 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     write_rows(args.output, [p.to_dict() for p in picked])
     print(f"{len(picked)} posts to label written to {args.output}: fill in the 'label' column, then "
           f"`postlens train {args.output} --base --out DIR`", file=sys.stderr)
+    if picked.rejected:
+        shown = "; ".join(f"row {r.row}: {r.reason}" for r in picked.rejected[:5])
+        more = f"; and {len(picked.rejected) - 5} more" if len(picked.rejected) > 5 else ""
+        print(f"{len(picked.rejected)} rows without usable text were not considered ({shown}{more})", file=sys.stderr)
     return 0
 
 

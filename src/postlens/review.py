@@ -19,12 +19,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .archive import RecordWriter, open_archive, output_format
+from .archive import RecordWriter, Rejected, open_archive, output_format
 from .guidelines import GuidelineProfile
 from .model import PostClassifier
 from .text import normalize_many
 
-__all__ = ["Suspect", "check_labels", "Suggestion", "suggest", "write_rows"]
+__all__ = ["Suspect", "check_labels", "Suggestion", "Suggestions", "suggest", "write_rows"]
 
 
 def _snippet(text: str, width: int = 70) -> str:
@@ -111,20 +111,30 @@ class Suggestion:
                 "model_confidence": round(self.confidence, 4)}
 
 
+class Suggestions(list):
+    """The picked :class:`Suggestion` objects, most useful first; ``rejected`` lists the rows of the
+    archive that had no usable text (so could not be considered), each with its row and reason."""
+
+    rejected: list[Rejected]
+
+
 def suggest(source: str | os.PathLike, n: int = 50, *, model: PostClassifier, text_column: str | None = None,
-            pool: int | None = None) -> list[Suggestion]:
+            pool: int | None = None) -> Suggestions:
     """The ``n`` posts of an unlabelled archive whose labels would teach ``model`` most.
 
     Every post is labelled (streaming: memory holds only the ``pool`` most uncertain, default
     ``max(20 n, 1000)``); from that pool, posts are picked one at a time by uncertainty times
     distance from the posts already picked (cosine distance of the model's features), so the
-    list covers different kinds of posts rather than one confusing kind many times.
+    list covers different kinds of posts rather than one confusing kind many times. Rows
+    without usable text are listed in the result's ``rejected``.
     """
     pool = pool or max(20 * n, 1000)
     archive = open_archive(source, text_column=text_column)
     heap: list[tuple[float, int, int, dict, str, np.ndarray]] = []
-    seen = 0
+    result = Suggestions()
+    result.rejected = []
     for chunk in archive.chunks():
+        result.rejected += chunk.rejected
         if not chunk.texts:
             continue
         docs = normalize_many(chunk.texts)
@@ -132,14 +142,13 @@ def suggest(source: str | os.PathLike, n: int = 50, *, model: PostClassifier, te
         top2 = np.sort(proba, axis=1)[:, -2:]
         margin = top2[:, 1] - top2[:, 0]
         for m, row, record, doc, p in zip(margin.tolist(), chunk.rows, chunk.records, docs, proba):
-            seen += 1
             item = (-m, -row, row, record, doc, p)  # keep the smallest margins; earlier rows win ties
             if len(heap) < pool:
                 heapq.heappush(heap, item)
             elif item > heap[0]:
                 heapq.heapreplace(heap, item)
     if not heap:
-        return []
+        return result
     items = sorted(heap, key=lambda it: (-it[0], it[2]))  # most uncertain first
     feats = model.transform([it[4] for it in items]).astype(np.float64)
     norms = np.sqrt(np.asarray(feats.multiply(feats).sum(axis=1))).ravel()
@@ -156,8 +165,9 @@ def suggest(source: str | os.PathLike, n: int = 50, *, model: PostClassifier, te
         available[i] = False
         closest = np.maximum(closest, (feats @ feats[i].T).toarray().ravel())
     classes = [str(c) for c in model.classes_]
-    return [Suggestion(items[i][2], items[i][3], classes[int(items[i][5].argmax())], float(items[i][5].max()),
-                       -items[i][0]) for i in picked]
+    result += [Suggestion(items[i][2], items[i][3], classes[int(items[i][5].argmax())], float(items[i][5].max()),
+                          -items[i][0]) for i in picked]
+    return result
 
 
 def write_rows(path: str | os.PathLike, rows: Sequence[dict]) -> Path:
