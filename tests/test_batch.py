@@ -368,6 +368,21 @@ def test_empty_jsonl_gives_an_empty_output(tmp_path):
     assert (tmp_path / "out.jsonl").read_text(encoding="utf-8") == ""
 
 
+def test_parquet_without_rows_has_the_columns_and_types_rows_would_have(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    (tmp_path / "header.csv").write_text("id,text,label\n", encoding="utf-8")
+    (tmp_path / "bad.jsonl").write_text('{"text": 5}\n[1]\n', encoding="utf-8")
+    (tmp_path / "one.csv").write_text("id,text,label\n7,限时5折,x\n", encoding="utf-8")
+    for source in ("header.csv", "bad.jsonl", "one.csv"):
+        postlens.label_file(tmp_path / source, tmp_path / f"{source}.parquet", jobs=1)
+    typed = {f.name: str(f.type) for f in pq.read_schema(tmp_path / "one.csv.parquet")}
+    empty = {f.name: str(f.type) for f in pq.read_schema(tmp_path / "header.csv.parquet")}
+    assert empty == typed and typed["postlens_p_hard_ad"] == "double" and typed["postlens_uncertain"] == "bool"
+    assert list(empty)[:4] == ["id", "text", "label", "postlens_label"]
+    rejected_only = {f.name: str(f.type) for f in pq.read_schema(tmp_path / "bad.jsonl.parquet")}
+    assert rejected_only["p_service"] == "double" and rejected_only["uncertain"] == "bool"
+
+
 def test_nested_values_pass_through(tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"text": POSTS[0], "tags": ["sale", "新品"], "meta": {"reads": 5}, "score": 1.5},

@@ -131,6 +131,16 @@ def _added_names(archive: Archive, labels: Sequence[str]) -> list[str]:
     return names
 
 
+def _empty_schema(columns: Sequence[str], n_labels: int) -> Any:
+    """Arrow schema of labelled Parquet output with no rows: the input columns as text (no value
+    tells their type), the added ones typed as they are when rows exist."""
+    import pyarrow as pa
+
+    added = [pa.string(), *[pa.float64()] * (n_labels + 1), pa.bool_(), pa.string()]
+    inputs = len(columns) - len(added)
+    return pa.schema([(c, pa.string()) for c in columns[:inputs]] + list(zip(columns[inputs:], added)))
+
+
 class LabelledArchive:
     """The labelled rows of an archive, in input order (iterate once).
 
@@ -331,6 +341,8 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
         if part or not state["parts"]:
             if not part:
                 start_part()
+            if part["writer"].schema is None and fmt == "parquet":  # not one row written: type the empty file
+                part["writer"].schema = _empty_schema(state["columns"], len(labels))  # as rows would have
             finish_part()
     finally:
         if bar is not None:
