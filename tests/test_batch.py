@@ -329,6 +329,20 @@ def test_output_over_the_input_is_refused(tmp_path, capsys):
     assert "is the input" in capsys.readouterr().err and src.read_bytes() == before
 
 
+@pytest.mark.parametrize("argv", [
+    ["label", "{src}", "-o", "{missing}/out.csv"],
+    ["report", "{src}", "--html", "{missing}/report.html"],
+    ["suggest", "{src}", "-o", "{missing}/next.csv"],
+])
+def test_an_output_in_a_missing_directory_is_refused_before_any_work(tmp_path, capsys, argv):
+    src = tmp_path / "in.csv"
+    _write_csv(src, _rows(3))
+    missing = tmp_path / "no" / "such"
+    assert main([a.format(src=src, missing=missing) for a in argv]) == 2
+    assert f"the directory {missing} does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()  # not created on the way
+
+
 def test_label_batch_and_frame_reject_what_they_cannot_read():
     with pytest.raises(ArchiveError, match="no text column"):
         postlens.label_batch({"id": [1, 2]})

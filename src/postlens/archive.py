@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Iterator, Sequence
 
 import orjson
 
-__all__ = ["Archive", "ArchiveError", "Chunk", "Rejected", "open_archive", "output_format", "RecordWriter",
+__all__ = ["Archive", "ArchiveError", "Chunk", "Rejected", "open_archive", "output_format", "output_path", "RecordWriter",
            "join_parts", "find_column", "resolve_text_columns", "TEXT_COLUMNS"]
 
 #: Column names taken as the post's text, in order of preference (case-insensitive).
@@ -84,6 +84,17 @@ def output_format(path: str | os.PathLike | None) -> str:
         raise ArchiveError(f"{path}: cannot tell the output format from the extension {suffix or '(none)'}; "
                            f"use one of {', '.join(sorted(_FORMATS))}")
     return _FORMATS[suffix]
+
+
+def output_path(path: str | os.PathLike) -> Path:
+    """``path`` as a file to write, or an :class:`ArchiveError` if it cannot be one: its directory
+    must exist (a mistyped directory is not created) and it must not be a directory itself."""
+    path = Path(path)
+    if path.is_dir():
+        raise ArchiveError(f"{path}: is a directory")
+    if not path.parent.is_dir():
+        raise ArchiveError(f"{path}: the directory {path.parent} does not exist")
+    return path
 
 
 def _closest(name: str, columns: Sequence[str]) -> str:

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from .api import ModelLike, _label, _model
-from .archive import Archive, ArchiveError, Chunk, Rejected, open_archive, output_format, resolve_text_columns
+from .archive import Archive, ArchiveError, Chunk, Rejected, open_archive, output_format, output_path, resolve_text_columns
 from .archive import RecordWriter, join_parts, jsonl_line, merged
 from .guidelines import GuidelineProfile
 from .model import PostClassifier
@@ -244,10 +244,8 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
             raise ArchiveError("--resume needs an output file (-o OUTPUT)")
         return _label_to_stdout(archive, model, profile, jobs, labels, started, progress)
 
-    out = Path(output)
-    fmt = output_format(out)
-    if out.exists() and out.is_dir():
-        raise ArchiveError(f"{out}: is a directory")
+    fmt = output_format(output)
+    out = output_path(output)
     if str(source) != "-" and out.exists() and out.resolve() == Path(source).resolve():
         raise ArchiveError(f"{out}: is the input; write the labelled rows to another file")
     parts_dir = out.with_name(out.name + ".parts")

@@ -114,10 +114,13 @@ def _cmd_check_labels(args: argparse.Namespace) -> int:
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
+    from .archive import output_format, output_path
     from .review import suggest, write_rows
 
     if args.n < 1:
         raise UsageError("-n must be 1 or more")
+    output_format(args.output)
+    output_path(args.output)  # before the work, as for report --html
     picked = suggest(args.input, args.n, model=_load(args.model), text_column=args.text_column)
     write_rows(args.output, [p.to_dict() for p in picked])
     print(f"{len(picked)} posts to label written to {args.output}: fill in the 'label' column, then "
@@ -151,11 +154,14 @@ def _cmd_label(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from .archive import output_path
     from .guidelines import load_profile
     from .report import build_report, write_report
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be 1 or more")
+    if args.html:
+        output_path(args.html)  # before the work: a mistyped directory fails now, not after labelling
     report = build_report(args.input, model=_load(args.model) if args.model else None,
                           profile=load_profile(args.profile) if args.profile else None, text_column=args.text_column,
                           date_column=args.date_column, account_column=args.account_column,

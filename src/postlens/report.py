@@ -22,7 +22,7 @@ import numpy as np
 
 from .api import ModelLike, _model, model_profile
 from .dates import in_time_order, period_of, to_weeks
-from .archive import find_column, open_archive
+from .archive import find_column, open_archive, output_path
 from .guidelines import BALANCED, GuidelineProfile, MixReport, weigh_mix, weigh_posts
 from .labels import TAXONOMY
 
@@ -324,7 +324,7 @@ def build_report(source: str | os.PathLike, *, model: ModelLike = None,
 
 def write_report(report: AccountReport, path: str | os.PathLike) -> Path:
     """Write the HTML page atomically (a temporary file renamed into place)."""
-    path = Path(path)
+    path = output_path(path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(report.to_html(), encoding="utf-8")
     os.replace(tmp, path)

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .archive import RecordWriter, Rejected, open_archive, output_format
+from .archive import RecordWriter, Rejected, open_archive, output_format, output_path
 from .guidelines import GuidelineProfile
 from .model import PostClassifier
 from .text import normalize_many
@@ -172,9 +172,10 @@ def suggest(source: str | os.PathLike, n: int = 50, *, model: PostClassifier, te
 
 def write_rows(path: str | os.PathLike, rows: Sequence[dict]) -> Path:
     """Write ``rows`` (dicts) to ``path`` in the format of its extension (CSV, TSV, JSONL, Parquet)."""
-    path = Path(path)
+    fmt = output_format(path)
+    path = output_path(path)
     columns = list(dict.fromkeys(k for r in rows for k in r)) or ["row"]
-    writer = RecordWriter(path, output_format(path), columns, header=True)
+    writer = RecordWriter(path, fmt, columns, header=True)
     writer.write(rows)
     writer.close()
     return path
