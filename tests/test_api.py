@@ -203,6 +203,8 @@ def test_assess_empty():
     report = postlens.assess([])
     assert report.n_posts == 0 and report.score == 0
     assert "no posts" in report.findings[0].message
+    with pytest.raises(TypeError, match="a list of an account's posts; use score"):
+        postlens.assess("one post, not a list")
 
 
 @pytest.mark.parametrize("text", ["9", "a", "😂", "1 2", "#", "@x", "https://t.co/x"])

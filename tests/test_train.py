@@ -90,6 +90,14 @@ def test_too_few_posts_says_how_many_more(corpus, tmp_path):
     assert "label 'community' has 3 posts; at least 10 are needed: label 7 more" in message
 
 
+def test_one_path_is_one_file_and_labels_must_be_a_list(corpus, tmp_path):
+    path = write_csv(tmp_path / "mine.csv", [(p.text, p.label) for p in sample(corpus, 12)])
+    model, report = train(str(path), None, compare=False, eval_data=path)  # one path each, not a list
+    assert report.cv.n_posts == 60 and report.held_out["mine.csv"].n_posts == 60
+    with pytest.raises(TypeError, match=r"labels must be a list of label names, e.g. \['promo', 'help'\]"):
+        train([path], None, labels="promo,help", compare=False)
+
+
 def test_all_problems_are_reported_together(corpus, tmp_path):
     """Rows that cannot be read and problems of the set as a whole come in one error, not one after the other."""
     posts = sample(corpus, 12)

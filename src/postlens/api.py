@@ -196,6 +196,8 @@ def assess(posts: Iterable[Union[str, PostScore]], *, model: ModelLike = None,
     An empty list gives a report with no mix, a score of 0 and a finding saying there is nothing
     to assess. Raises ``ValueError`` naming the position of a date that cannot be read.
     """
+    if isinstance(posts, (str, bytes)):
+        raise TypeError("assess takes a list of an account's posts; use score() for a single post")
     items = list(posts)
     if dates is not None and len(dates) != len(items):
         raise ValueError(f"got {len(items)} posts but {len(dates)} dates")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +51,12 @@ class LabelledPost:
         return f"{self.source} row {self.row}" if self.source and self.row else (self.source or "?")
 
 
-def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand directories to their ``*.jsonl`` files (sorted), except saved datasets; check that every path exists."""
+def corpus_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
+    """Expand directories to their ``*.jsonl`` files (sorted), except saved datasets; check that every path exists.
+
+    ``paths`` is a list of paths, or one path."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir() and not ((p / "state.json").exists() or (p / "dataset_dict.json").exists()):
@@ -91,7 +96,7 @@ def _raise(problems: list[str], what: str) -> None:
                         "again; nothing was done):\n  - " + "\n  - ".join(lines))
 
 
-def read_labelled(paths: Iterable[str | Path], labels: Sequence[str] | None = None, *,
+def read_labelled(paths: str | Path | Iterable[str | Path], labels: Sequence[str] | None = None, *,
                   text_column: str | None = None, label_column: str | None = None,
                   problems: list[str] | None = None) -> list[LabelledPost]:
     """Read labelled posts from files in any archive format (see the module docstring).
@@ -205,7 +210,7 @@ def check_labelled(posts: Sequence[LabelledPost], labels: Sequence[str] | None =
     return kept
 
 
-def data_sha256(paths: Iterable[str | Path]) -> str:
+def data_sha256(paths: str | Path | Iterable[str | Path]) -> str:
     """SHA-256 over the files' names and bytes, in order: the training data's fingerprint."""
     digest = hashlib.sha256()
     for path in corpus_files(paths):

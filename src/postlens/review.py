@@ -69,7 +69,7 @@ def find_label_issues(proba: np.ndarray, given: np.ndarray) -> tuple[np.ndarray,
     return issues, confident[issues]
 
 
-def check_labels(data: Sequence[str | Path], *, text_column: str | None = None, label_column: str | None = None,
+def check_labels(data: str | Path | Sequence[str | Path], *, text_column: str | None = None, label_column: str | None = None,
                  labels: Sequence[str] | None = None, profile: GuidelineProfile | None = None,
                  base: bool | None = None, random_state: int = 0) -> list[Suspect]:
     """Rows of labelled ``data`` whose label is probably wrong, most suspicious first.

@@ -8,6 +8,7 @@ better than the one I started from?" has a measured answer.
 """
 from __future__ import annotations
 
+import os
 import platform
 from dataclasses import dataclass, field
 from importlib import resources
@@ -112,15 +113,15 @@ def cross_validate(model: PostClassifier, posts: Sequence[LabelledPost], rows: n
     return cv, (report(posts, theirs, labels, langs) if theirs is not None else None), tuple(folds)
 
 
-def train(data: Sequence[str | Path], out: str | Path | None = None, *, text_column: str | None = None,
+def train(data: str | Path | Sequence[str | Path], out: str | Path | None = None, *, text_column: str | None = None,
           label_column: str | None = None, labels: Sequence[str] | None = None,
           profile: GuidelineProfile | None = None, base: bool = False, hold_out: int = 0,
-          eval_data: Sequence[str | Path] = (), random_state: int = 0,
+          eval_data: str | Path | Sequence[str | Path] = (), random_state: int = 0,
           compare: bool = True) -> tuple[PostClassifier, TrainReport]:
     """Check labelled posts, fit a :class:`PostClassifier`, report its cross-validated scores, save it to ``out``.
 
     Args:
-        data: labelled files (CSV/TSV, JSONL, Parquet, saved datasets; directories of JSONL).
+        data: labelled files (CSV/TSV, JSONL, Parquet, saved datasets; directories of JSONL), or one.
         out: model directory to write (``None``: do not save).
         text_column, label_column: column names (default: found by name).
         labels: the label set (default: the codebook's five). Any other set needs a ``profile``
@@ -139,6 +140,8 @@ def train(data: Sequence[str | Path], out: str | Path | None = None, *, text_col
     from . import __version__
     import sklearn
 
+    if isinstance(labels, str):
+        raise TypeError(f"labels must be a list of label names, e.g. {labels.split(',')!r}, not a string")
     label_set = list(labels) if labels is not None else list(LABELS)
     if len(set(label_set)) != len(label_set) or len(label_set) < 2:
         raise DataError(f"--labels needs at least two different labels, got {label_set}")
@@ -199,7 +202,7 @@ def train(data: Sequence[str | Path], out: str | Path | None = None, *, text_col
             notes.append("these are the shipped model's own training posts: no comparison with it")
     cv, theirs, folds = cross_validate(model, fit_posts, np.arange(len(fit_posts)), shipped)
     held_out = {"test_split": evaluate(model, held)} if held else {}
-    for path in eval_data:
+    for path in [eval_data] if isinstance(eval_data, (str, os.PathLike)) else eval_data:
         held_out[Path(path).name] = evaluate(model, read_labelled([path], label_set))
     result = TrainReport(cv, theirs, folds, held_out, tuple(notes), tuple(fit_posts))
     if out is not None:
