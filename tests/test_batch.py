@@ -343,6 +343,14 @@ def test_an_output_in_a_missing_directory_is_refused_before_any_work(tmp_path, c
     assert not (tmp_path / "no").exists()  # not created on the way
 
 
+def test_two_columns_of_one_name_are_refused(tmp_path, capsys):
+    """Read as records, the second column of a name would overwrite the first: refused, not lost."""
+    (tmp_path / "dup.csv").write_text("text,id,text\nhello,1,world\n", encoding="utf-8")
+    assert main(["label", str(tmp_path / "dup.csv"), "-o", str(tmp_path / "out.csv")]) == 2
+    assert "two columns are named 'text' (columns 1 and 3); give each column its own name" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()
+
+
 def test_label_batch_and_frame_reject_what_they_cannot_read():
     with pytest.raises(ArchiveError, match="no text column"):
         postlens.label_batch({"id": [1, 2]})

@@ -97,6 +97,17 @@ def output_path(path: str | os.PathLike) -> Path:
     return path
 
 
+def _unique(columns: list[str], where: str) -> list[str]:
+    """``columns``, or an :class:`ArchiveError` if two share a name (the second would overwrite the first's values)."""
+    seen: dict[str, int] = {}
+    for i, column in enumerate(columns, 1):
+        if column in seen:
+            raise ArchiveError(f"{where}: two columns are named {column!r} (columns {seen[column]} and {i}); "
+                               "give each column its own name")
+        seen[column] = i
+    return columns
+
+
 def _closest(name: str, columns: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
@@ -180,7 +191,7 @@ class Archive:
         self.total_bytes: int | None = None
         self.bytes_read = 0
         if parquet is not None:
-            self.columns = list(parquet.schema_arrow.names)
+            self.columns = _unique(list(parquet.schema_arrow.names), name)
             self.total_rows = parquet.metadata.num_rows
         elif dataset is not None:
             self.columns = list(dataset.column_names)
@@ -265,7 +276,7 @@ class Archive:
             raise ArchiveError(f"{self.name}: the file is empty (a CSV needs a header line)") from None
         except csv.Error as exc:
             raise ArchiveError(f"{self.name}: cannot read the header line ({exc})") from None
-        self.columns = header
+        self.columns = _unique(header, self.name)
         self.text_columns = resolve_text_columns(header, self._text_column, self.name)
 
     def _csv_rows(self) -> Iterator[tuple[int, int | None, Any]]:
