@@ -105,6 +105,11 @@ def test_saved_dataset_and_label_batch_with_map(tmp_path):
     assert mapped["label"] == ["hard_ad", None, None]
     assert mapped["postlens_error"][0] is None and "empty" in mapped["postlens_error"][1]
 
+    gold = datasets.Dataset.from_dict({"text": [POSTS[0], POSTS[1]], "label": ["brand_news", "service"]})
+    mapped = gold.map(postlens.label_batch, batched=True)  # a labelled dataset keeps its own labels
+    assert mapped["label"] == ["brand_news", "service"] and mapped["postlens_label"][0] == "hard_ad"
+    assert "postlens_p_hard_ad" in mapped.column_names and "p_hard_ad" not in mapped.column_names
+
     DatasetDict = datasets.DatasetDict
     DatasetDict({"train": ds, "test": ds}).save_to_disk(str(tmp_path / "dd"))
     with pytest.raises(ArchiveError, match="several splits"):
@@ -341,6 +346,16 @@ def test_an_output_in_a_missing_directory_is_refused_before_any_work(tmp_path, c
     assert main([a.format(src=src, missing=missing) for a in argv]) == 2
     assert f"the directory {missing} does not exist" in capsys.readouterr().err
     assert not (tmp_path / "no").exists()  # not created on the way
+
+
+def test_label_frame_keeps_the_frames_own_columns():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"text": [POSTS[0]], "label": ["brand_news"], "user_value": [3]})
+    out = postlens.label_frame(frame)
+    assert out["label"].tolist() == ["brand_news"] and out["user_value"].tolist() == [3]
+    assert out["postlens_label"].tolist() == ["hard_ad"] and "postlens_p_service" in out.columns
+    with pytest.raises(ArchiveError, match="two columns are named 'text' \\(columns 1 and 2\\)"):
+        postlens.label_frame(pd.DataFrame([["a", "b"]], columns=["text", "text"]))
 
 
 def test_two_columns_of_one_name_are_refused(tmp_path, capsys):

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from .api import ModelLike, _label, _model
-from .archive import Archive, ArchiveError, Chunk, Rejected, open_archive, output_format, output_path, resolve_text_columns
+from .archive import Archive, ArchiveError, Chunk, Rejected, _unique, open_archive, output_format, output_path, resolve_text_columns
 from .archive import RecordWriter, join_parts, jsonl_line, merged
 from .guidelines import GuidelineProfile
 from .model import PostClassifier
@@ -123,10 +123,10 @@ def _merge(chunk: Chunk, added: dict[str, list], names: Sequence[str]) -> list[d
     return merged(chunk.records, names, list(added.values()))
 
 
-def _added_names(archive: Archive, labels: Sequence[str]) -> list[str]:
-    """Added column names; prefixed with ``postlens_`` if the input already has any of them."""
+def _added_names(columns: Sequence[str], labels: Sequence[str]) -> list[str]:
+    """Added column names; prefixed with ``postlens_`` if the input's ``columns`` already have any of them."""
     names = added_columns(labels)
-    if set(names) & set(archive.columns):
+    if set(names) & set(columns):
         return [f"postlens_{n}" for n in names]
     return names
 
@@ -160,7 +160,7 @@ class LabelledArchive:
         labels = [str(c) for c in self._model.classes_]
         names: list[str] | None = None
         for chunk, added in _labelled_chunks(self.archive, self._model, self._profile, self._jobs):
-            names = names or _added_names(self.archive, labels)
+            names = names or _added_names(self.archive.columns, labels)
             self.rejected.extend(chunk.rejected)
             self.rows_read += chunk.n_rows
             self.labelled += len(chunk.records)
@@ -281,7 +281,7 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
     def start_part() -> None:
         index = len(state["parts"]) + 1
         # Named when the first part starts: a JSONL archive knows its fields once a row is read.
-        state["columns"] = state["columns"] or (list(archive.columns) + _added_names(archive, labels))
+        state["columns"] = state["columns"] or (list(archive.columns) + _added_names(archive.columns, labels))
         name = f"part-{index:05d}.{fmt}"
         part.update(name=name, rows=0, labelled=0, rejected=0, errors=None,
                     writer=RecordWriter(parts_dir / (name + ".tmp"), fmt, state["columns"], header=False, schema=schema,
@@ -410,7 +410,7 @@ def _label_to_stdout(archive: Archive, model: PostClassifier, profile: Guideline
     out = sys.stdout
     try:
         for chunk, added in _labelled_chunks(archive, model, profile, jobs):
-            names = _added_names(archive, labels)
+            names = _added_names(archive.columns, labels)
             _write_lines(out, map(jsonl_line, _merge(chunk, added, names)))
             _write_lines(sys.stderr, (jsonl_line({"rejected": r.to_dict()}) for r in chunk.rejected))
             read, labelled, rejected = read + chunk.n_rows, labelled + len(chunk.records), rejected + len(chunk.rejected)
@@ -431,8 +431,10 @@ def label_batch(batch: dict[str, list], *, text_column: str | None = None, model
         ds = ds.map(postlens.label_batch, batched=True, num_proc=4)
 
     Returns the added columns (``label``, ``p_<label>``…, ``user_value``, ``uncertain``,
-    ``language``) plus ``postlens_error``: ``None``, or why that row has no label (its other
-    added columns are then ``None``), so no row is dropped or shifted.
+    ``language``; all prefixed ``postlens_`` if the batch has a column of one of those names, as
+    a dataset with a ``label`` column does, so that ``map`` does not overwrite it) plus
+    ``postlens_error``: ``None``, or why that row has no label (its other added columns are then
+    ``None``), so no row is dropped or shifted.
     """
     if not (hasattr(batch, "keys") and hasattr(batch, "__getitem__")) or isinstance(batch, (str, bytes)):
         raise TypeError("label_batch takes a batch of columns: a dict of lists (use map(..., batched=True))")
@@ -456,9 +458,9 @@ def label_batch(batch: dict[str, list], *, text_column: str | None = None, model
             errors[i] = str(exc)
     added = _label_texts(model, texts, profile) if texts else {c: [] for c in added_columns(labels)}
     out: dict[str, list] = {}
-    for name in added_columns(labels):
+    for name, key in zip(_added_names(archive.columns, labels), added_columns(labels)):
         column: list = [None] * n
-        for i, value in zip(where, added[name]):
+        for i, value in zip(where, added[key]):
             column[i] = value
         out[name] = column
     out["postlens_error"] = errors
@@ -476,10 +478,13 @@ def label_frame(frame: Any, *, text_column: str | None = None, model: ModelLike 
     """
     if not (hasattr(frame, "columns") and hasattr(frame, "copy")):
         raise TypeError(f"label_frame takes a pandas DataFrame, not {type(frame).__name__}")
-    names = resolve_text_columns([str(c) for c in frame.columns], text_column, "frame")
+    columns = _unique([str(c) for c in frame.columns], "frame")
+    names = resolve_text_columns(columns, text_column, "frame")
     added = label_batch({name: frame[name].tolist() for name in names}, text_column="+".join(names),
                         model=model, profile=profile)
+    labels = [str(c) for c in _model(model).classes_]
+    renamed = dict(zip(added_columns(labels), _added_names(columns, labels)))  # never over a column of the frame
     out = frame.copy()
     for name, values in added.items():
-        out[name] = values
+        out[renamed.get(name, name)] = values
     return out

@@ -189,7 +189,7 @@ def build_report(source: str | os.PathLike, *, model: ModelLike = None,
     else:
         m = _model(model)
         labels = [str(c) for c in m.classes_]
-        names = _added_names(archive, labels)
+        names = _added_names(archive.columns, labels)
         label_key, p_keys = names[0], names[1:1 + len(labels)]
 
         def rows_gen():
