@@ -140,6 +140,19 @@ def test_reads_jsonl_parquet_and_saved_datasets(corpus, tmp_path):
         got = read_labelled([tmp_path / source], postlens.LABELS, label_column="tag")
         assert [(p.text, p.label) for p in got] == [(p.text, p.label) for p in posts], source
 
+    # A dataset whose labels are a ClassLabel: ids stored, names meant (-1 is the dataset's "no label").
+    names = sorted(postlens.LABELS)
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)})
+    ids = [names.index(p.label) for p in posts]
+    datasets.Dataset.from_dict({"text": [p.text for p in posts], "label": ids}, features=features) \
+        .save_to_disk(str(tmp_path / "class_label"))
+    got = read_labelled([tmp_path / "class_label"], postlens.LABELS)
+    assert [(p.text, p.label) for p in got] == [(p.text, p.label) for p in posts]
+    datasets.Dataset.from_dict({"text": [p.text for p in posts], "label": [-1] + ids[1:]}, features=features) \
+        .save_to_disk(str(tmp_path / "unlabelled_row"))
+    with pytest.raises(DataError, match=r"unlabelled_row row 1: no label"):
+        read_labelled([tmp_path / "unlabelled_row"], postlens.LABELS)
+
 
 # ---- custom label sets and profiles --------------------------------------------------------------
 PROFILE = """

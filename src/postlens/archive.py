@@ -179,6 +179,8 @@ class Archive:
         text_columns: the column(s) the post's text comes from.
         total_rows: number of rows if the format says so up front, else ``None``.
         total_bytes: size of the file if known, for progress.
+        class_names: for a saved dataset, the names of each ``ClassLabel`` column's classes (its
+            values are their indices), by column.
     """
 
     def __init__(self, name: str, fmt: str, *, text_column: str | None = None, encoding: str = "utf-8",
@@ -190,12 +192,15 @@ class Archive:
         self.total_rows: int | None = None
         self.total_bytes: int | None = None
         self.bytes_read = 0
+        self.class_names: dict[str, list[str]] = {}
         if parquet is not None:
             self.columns = _unique(list(parquet.schema_arrow.names), name)
             self.total_rows = parquet.metadata.num_rows
         elif dataset is not None:
             self.columns = list(dataset.column_names)
             self.total_rows = len(dataset)
+            self.class_names = {name: list(feature.names) for name, feature in dataset.features.items()
+                                if type(feature).__name__ == "ClassLabel"}
         if self.columns:
             self.text_columns = resolve_text_columns(self.columns, text_column, name)
 

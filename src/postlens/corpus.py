@@ -122,9 +122,12 @@ def read_labelled(paths: str | Path | Iterable[str | Path], labels: Sequence[str
             if not chunk.records:
                 continue
             column = column or _label_column(archive.columns, label_column, str(path))
+            names = archive.class_names.get(column)  # a dataset's ClassLabel: label ids stand for these names
             for record, row, text in zip(chunk.records, chunk.rows, chunk.texts):
                 label = record.get(column)
-                if isinstance(label, (int, float)) and not isinstance(label, bool) and label == label:
+                if names is not None and isinstance(label, int):
+                    label = names[label] if 0 <= label < len(names) else None  # -1: the dataset's "no label"
+                elif isinstance(label, (int, float)) and not isinstance(label, bool) and label == label:
                     label = str(int(label)) if float(label).is_integer() else str(label)
                 if not isinstance(label, str) or not label.strip():
                     empty_label.append(row)
