@@ -90,6 +90,13 @@ def test_too_few_posts_says_how_many_more(corpus, tmp_path):
     assert "label 'community' has 3 posts; at least 10 are needed: label 7 more" in message
 
 
+@pytest.mark.parametrize("hold_out", [-5, 100, 150, 2.5])
+def test_hold_out_is_a_percent(tmp_path, hold_out):
+    path = write_csv(tmp_path / "mine.csv", [("a post", "service")])
+    with pytest.raises(DataError, match=f"--hold-out is the percent .* 0 to 99; got {hold_out}"):
+        train([path], None, hold_out=hold_out, compare=False)
+
+
 def test_one_path_is_one_file_and_labels_must_be_a_list(corpus, tmp_path):
     path = write_csv(tmp_path / "mine.csv", [(p.text, p.label) for p in sample(corpus, 12)])
     model, report = train(str(path), None, compare=False, eval_data=path)  # one path each, not a list

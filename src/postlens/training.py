@@ -140,6 +140,9 @@ def train(data: str | Path | Sequence[str | Path], out: str | Path | None = None
     from . import __version__
     import sklearn
 
+    if isinstance(hold_out, bool) or not isinstance(hold_out, int) or not 0 <= hold_out < 100:
+        raise DataError(f"--hold-out is the percent of the posts kept out of training, a whole number from 0 to 99; "
+                        f"got {hold_out!r}")
     if isinstance(labels, str):
         raise TypeError(f"labels must be a list of label names, e.g. {labels.split(',')!r}, not a string")
     label_set = list(labels) if labels is not None else list(LABELS)
