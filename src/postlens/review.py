@@ -115,7 +115,9 @@ class Suggestions(list):
     """The picked :class:`Suggestion` objects, most useful first; ``rejected`` lists the rows of the
     archive that had no usable text (so could not be considered), each with its row and reason."""
 
-    rejected: list[Rejected]
+    def __init__(self, picked: Sequence[Suggestion] = (), rejected: Sequence[Rejected] = ()):
+        super().__init__(picked)
+        self.rejected = list(rejected)
 
 
 def suggest(source: str | os.PathLike, n: int = 50, *, model: PostClassifier, text_column: str | None = None,
@@ -131,10 +133,9 @@ def suggest(source: str | os.PathLike, n: int = 50, *, model: PostClassifier, te
     pool = pool or max(20 * n, 1000)
     archive = open_archive(source, text_column=text_column)
     heap: list[tuple[float, int, int, dict, str, np.ndarray]] = []
-    result = Suggestions()
-    result.rejected = []
+    rejected: list[Rejected] = []
     for chunk in archive.chunks():
-        result.rejected += chunk.rejected
+        rejected += chunk.rejected
         if not chunk.texts:
             continue
         docs = normalize_many(chunk.texts)
@@ -148,7 +149,7 @@ def suggest(source: str | os.PathLike, n: int = 50, *, model: PostClassifier, te
             elif item > heap[0]:
                 heapq.heapreplace(heap, item)
     if not heap:
-        return result
+        return Suggestions(rejected=rejected)
     items = sorted(heap, key=lambda it: (-it[0], it[2]))  # most uncertain first
     feats = model.transform([it[4] for it in items]).astype(np.float64)
     norms = np.sqrt(np.asarray(feats.multiply(feats).sum(axis=1))).ravel()
@@ -165,9 +166,8 @@ def suggest(source: str | os.PathLike, n: int = 50, *, model: PostClassifier, te
         available[i] = False
         closest = np.maximum(closest, (feats @ feats[i].T).toarray().ravel())
     classes = [str(c) for c in model.classes_]
-    result += [Suggestion(items[i][2], items[i][3], classes[int(items[i][5].argmax())], float(items[i][5].max()),
-                          -items[i][0]) for i in picked]
-    return result
+    return Suggestions([Suggestion(items[i][2], items[i][3], classes[int(items[i][5].argmax())],
+                                   float(items[i][5].max()), -items[i][0]) for i in picked], rejected)
 
 
 def write_rows(path: str | os.PathLike, rows: Sequence[dict]) -> Path:

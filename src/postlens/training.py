@@ -175,8 +175,9 @@ def train(data: str | Path | Sequence[str | Path], out: str | Path | None = None
                              min_posts={label: 0 if label in covered else MIN_POSTS_PER_LABEL for label in label_set})
     if len(checked) < len(posts):
         notes.append(f"{len(posts) - len(checked)} repeated posts (same text, same label) counted once")
-    held = [p for p in checked if hold_out and is_test_split(p.text, hold_out)]
-    fit_posts = [p for p in checked if not (hold_out and is_test_split(p.text, hold_out))]
+    in_test = [bool(hold_out) and is_test_split(p.text, hold_out) for p in checked]
+    held = [p for p, test in zip(checked, in_test) if test]
+    fit_posts = [p for p, test in zip(checked, in_test) if not test]
 
     model = PostClassifier(random_state=random_state)
     weight = 1.0
