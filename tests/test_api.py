@@ -156,7 +156,7 @@ def test_model_argument_takes_a_classifier_or_a_directory(tmp_path):
     assert postlens.score_many(["hello"], model=str(shipped))[0] == postlens.score("hello")
     with pytest.raises(postlens.ModelError, match="no such model directory"):
         postlens.score("hello", model=tmp_path / "missing")
-    with pytest.raises(TypeError, match="model must be a fitted PostClassifier or a model directory.*got int"):
+    with pytest.raises(TypeError, match="model must be a fitted PostClassifier.*a model directory; got int"):
         postlens.score("hello", model=3)
     with pytest.raises(TypeError, match="model"):
         postlens.score("hello", model=postlens.PostClassifier())  # not fitted
@@ -243,3 +243,53 @@ def test_a_value_that_is_not_a_date_is_named(value):
 
     with pytest.raises(ValueError, match=r"date .* at row 3 is not a date \(expected e\.g\."):
         to_weeks(value, "row 3")
+
+
+# ---- issue 14, item 17: the Python API's rough edges ------------------------------------------
+def test_score_many_refuses_a_whole_dataframe_and_names_the_column_to_pass():
+    """Iterating a DataFrame gives its column names: score_many scored 'id' and 'text' as two posts."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"id": [1, 2], "text": CLEAR["hard_ad"][:2]})
+    with pytest.raises(TypeError, match=r"not a whole DataFrame \(its columns: 'id', 'text'\); pass the text "
+                                        r"column, e.g. score_many\(df\['text'\]\)"):
+        postlens.score_many(frame)
+    with pytest.raises(TypeError, match="pass the text column"):
+        postlens.score_many({"text": CLEAR["hard_ad"][:2]})
+    with pytest.raises(TypeError, match=r"assess\(df\['text'\]\)"):
+        postlens.assess(frame)
+    assert [s.label for s in postlens.score_many(frame["text"])] == ["hard_ad", "hard_ad"]
+
+
+def test_a_profile_name_or_path_is_taken_wherever_a_profile_is(tmp_path):
+    """profile="ecommerce" raised AttributeError ('str' object has no attribute 'values')."""
+    from importlib import resources
+
+    import pandas as pd
+
+    ecommerce = postlens.load_profile("ecommerce")
+    post = CLEAR["hard_ad"][0]
+    want = postlens.score(post, profile=ecommerce).user_value
+    assert want != postlens.score(post).user_value  # the profile matters for this post
+    assert postlens.score(post, profile="ecommerce").user_value == want
+    toml = tmp_path / "mine.toml"
+    toml.write_text(resources.files("postlens").joinpath("profiles", "ecommerce.toml").read_text(encoding="utf-8"),
+                    encoding="utf-8")
+    assert postlens.score(post, profile=toml).user_value == want
+    assert postlens.score(post, profile=str(toml)).user_value == want
+    assert postlens.score_many([post], profile="ecommerce")[0].user_value == want
+    assert postlens.assess([post], profile="ecommerce").profile == ecommerce.name
+    assert postlens.label_batch({"text": [post]}, profile="ecommerce")["user_value"] == [want]
+    assert postlens.label_frame(pd.DataFrame({"text": [post]}), profile="ecommerce")["user_value"].tolist() == [want]
+    src = tmp_path / "posts.csv"
+    src.write_text(f"id,text\n1,{post}\n", encoding="utf-8")
+    assert [r["user_value"] for r in postlens.label_archive(src, profile="ecommerce")] == [want]
+    postlens.label_file(src, tmp_path / "out.jsonl", profile="ecommerce")
+    assert '"user_value":' + repr(want) in (tmp_path / "out.jsonl").read_text(encoding="utf-8").replace(" ", "")
+    from postlens.report import build_report
+
+    assert build_report(src, profile="ecommerce").overall.profile == ecommerce.name
+    with pytest.raises(postlens.ProfileError, match="no such profile file .*shipped profiles: balanced"):
+        postlens.score(post, profile="ecommerse")
+    with pytest.raises(TypeError, match="profile must be a GuidelineProfile, a shipped profile's name"):
+        postlens.score(post, profile=3)

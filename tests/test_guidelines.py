@@ -128,7 +128,7 @@ def test_community_first_weeks_carry_no_selling_and_no_ads_in_a_row():
     report = weigh_posts(labels, certain(labels), CLASSES, COMMUNITY, weeks)
     assert report.user_value == pytest.approx(57.9) and report.score == pytest.approx(2.5)
     assert sum(points for _, points in report.steps) == pytest.approx(report.score, abs=0.05)
-    assert any("selling posts of the first 4 weeks (#2, #3)" in r for r in report.recommendations)
+    assert any("selling posts of the first 4 weeks (posts #1 and #2)" in r for r in report.recommendations)
 
 
 def test_community_rule_on_time_is_skipped_without_dates():
@@ -142,7 +142,7 @@ def test_balanced_run_of_hard_ads():
     (finding,) = weigh_sequence(labels, BALANCED)
     # runs of 5 and 4 where 3 are allowed: (2 + 1) posts too many: -15
     assert finding.rule == "max_consecutive.hard_ad" and finding.penalty == 15.0 and finding.measured == 5
-    assert "the longest is 5 (posts #2 to #6)" in finding.message
+    assert "the longest is 5 (posts #1 to #5)" in finding.message  # 0-based positions, as its examples
 
 
 # ---- edge cases of a whole report ----------------------------------------------------------------------------
@@ -200,8 +200,9 @@ def test_recommendations_name_example_posts_and_weekly_counts():
     report = weigh_posts(labels, proba, CLASSES, BALANCED, weeks)
     text = "\n".join(report.recommendations)
     # hard ads 60% against a 15% cap: 18 of the 24 too many, 2 of the 3 weekly hard ads
-    assert "replace 2 of the 3 weekly hard ads with" in text
-    assert "add 4 community posts (about 1 a week)" in text
+    assert "replace 2 of the 3 weekly hard ads (18 of 24 in all) with" in text
+    # the 18 replaced hard ads bring the 4 community and 4 user-interest posts the floors ask for: no "add" on top
+    assert "add " not in text
 
 
 def test_assess_orders_by_date_and_reads_iso_strings():
@@ -218,4 +219,5 @@ def test_report_findings_name_posts_as_the_recommendations_do():
     report = weigh_posts(labels, certain(labels), CLASSES, BALANCED, numbers=[10, 20, 30, 40, 50, 60])
     run = next(f for f in report.findings if f.rule == "max_consecutive.hard_ad")
     assert run.examples == (20, 30, 40, 50, 60)
-    assert any("from post #20 to #60" in r for r in report.recommendations)
+    assert any("(posts #20, #30, #40, #50 and #60)" in r for r in report.recommendations)
+    assert "(posts #20, #30, #40, #50 and #60)" in run.message

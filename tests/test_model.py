@@ -103,6 +103,39 @@ def test_load_refuses_a_newer_format(tmp_path):
         postlens.load_model(path)
 
 
+def test_load_says_a_missing_format_version_is_missing(tmp_path):
+    """Issue 14 item 17: a model.json without format_version was said to be "written by a newer postlens"."""
+    path = _copy(tmp_path)
+    meta = json.loads((path / "model.json").read_text())
+    del meta["format_version"]
+    (path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="model.json: format_version is missing .*damaged or was modified") as info:
+        postlens.load_model(path)
+    assert "newer" not in str(info.value)
+    for bad in ("1", 0, -3, True, None, 1.5):
+        meta["format_version"] = bad
+        (path / "model.json").write_text(json.dumps(meta))
+        with pytest.raises(ModelError, match=f"format_version {bad!r} is not a model format"):
+            postlens.load_model(path)
+
+
+def test_evidence_phrases_are_capped(model):
+    """Issue 14 item 17: the evidence for a 10-million-character post held one 20,013-character "phrase"."""
+    from postlens.model import MAX_EVIDENCE_CHARS, _capped
+
+    for text in ("Big sale today, shop now " + "a" * 10_000_000, "限时抢购" + "买" * 10_000_000,
+                 "Supercalifragilisticexpialidociousness " * 3 + "#" + "deal" * 5000):
+        evidence = postlens.score(text).evidence
+        assert evidence
+        for line in evidence:
+            quoted = line.split('"')[1] if '"' in line else ""
+            assert len(quoted) <= MAX_EVIDENCE_CHARS, line
+    assert any(line.endswith('…"') for line in postlens.score("sale " + "a" * 10_000_000).evidence)
+    assert _capped("word " * 11 + "longer words here") == "word word word word word word word word word word word…"
+    assert _capped("买" * 100) == "买" * (MAX_EVIDENCE_CHARS - 1) + "…"
+    assert _capped("a" * MAX_EVIDENCE_CHARS) == "a" * MAX_EVIDENCE_CHARS
+
+
 def test_fit_rejects_mismatched_input():
     with pytest.raises(ValueError, match="texts but"):
         postlens.PostClassifier().fit(["a", "b"], ["hard_ad"])

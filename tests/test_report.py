@@ -68,7 +68,7 @@ def test_empty_archive_and_rows_without_text(tmp_path):
                      ["@sam Sorry — DM us your order number", "not a date", "n/a"]])
     r = build_report(some, jobs=1)
     assert r.overall.n_posts == 2 and r.rejected == 1
-    assert any("1 dates in column 'date' could not be read" in n for n in r.notes)
+    assert any("1 date in column 'date' could not be read and counts as missing" in n for n in r.notes)
     assert sum(e["posts"] for e in r.engagement["likes"].values()) == 1  # "n/a" is not a number
 
 

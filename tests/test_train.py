@@ -78,7 +78,7 @@ def test_conflicting_duplicates_are_reported_and_repeats_counted_once(corpus, tm
         in message
     rows[-1] = (posts[0].text, posts[0].label)  # a plain repeat is not a problem
     _, report = train([write_csv(tmp_path / "ok.csv", rows)], None, compare=False)
-    assert "1 repeated posts (same text, same label) counted once" in report.notes
+    assert "1 repeated post (same text, same label) counted once" in report.notes
     assert report.cv.n_posts == 60
 
 
@@ -202,6 +202,24 @@ def test_custom_label_set_end_to_end(corpus, tmp_path, capsys):
     assert set(report.mix) == {"promo", "help", "chat"} and report.profile == "helpdesk"
     assert report.mix["promo"] == pytest.approx(2 / 3)
     assert "max_self_promotion" in {f.rule for f in report.findings}
+
+
+def test_repeated_label_names_are_named_and_a_profile_may_be_a_name(corpus, tmp_path, capsys):
+    """Issue 14 item 17: `--labels a,a` said "needs at least two different labels"; profile="ecommerce"
+    (a string) raised AttributeError."""
+    data = write_csv(tmp_path / "mine.csv", [(p.text, p.label) for p in sample(corpus, 12)])
+    with pytest.raises(DataError, match=r"--labels names 'hard_ad' more than once \(got \['hard_ad', 'hard_ad'\]\); "
+                                        "give each label once"):
+        train([data], None, labels=["hard_ad", "hard_ad"])
+    assert main(["train", str(data), "--labels", "service,hard_ad,service,community,hard_ad",
+                 "--out", str(tmp_path / "m")]) == 2
+    assert "--labels names 'service', 'hard_ad' more than once" in capsys.readouterr().err
+    with pytest.raises(DataError, match="needs at least two different labels"):
+        train([data], None, labels=["hard_ad"])
+    train([data], tmp_path / "m", profile="ecommerce", compare=False)
+    assert postlens.load_model(tmp_path / "m").metadata_["profile"] == postlens.load_profile("ecommerce").to_dict()
+    with pytest.raises(ProfileError, match="no such profile file"):
+        train([data], None, profile="ecomerce", compare=False)
 
 
 def test_custom_labels_need_a_profile_with_their_values(corpus, tmp_path):
@@ -333,6 +351,50 @@ def test_suggest_names_the_rows_it_could_not_consider(corpus, tmp_path, model, c
     assert main(["suggest", str(data), "-n", "5", "-o", str(tmp_path / "next.csv")]) == 0
     err = capsys.readouterr().err
     assert "3 rows without usable text were not considered (row 3: field 'text' is a number, not text; " in err
+
+
+def test_suggest_never_overwrites_a_file_with_labels_typed_in(corpus, tmp_path, model, capsys, monkeypatch):
+    """Issue 14 item 4: `suggest` without -o overwrote to_label.csv, labels typed in since and all."""
+    from postlens.review import filled_labels
+
+    data = tmp_path / "unlabelled.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "text": p.text}, ensure_ascii=False) + "\n"
+                            for i, p in enumerate(sample(corpus, 3, seed=5))), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["suggest", str(data), "-n", "4"]) == 0
+    assert filled_labels("to_label.csv") == 0
+    assert main(["suggest", str(data), "-n", "4"]) == 0  # still blank: written again, as before
+    assert "4 posts to label written to to_label.csv" in capsys.readouterr().err
+    assert not (tmp_path / "to_label-2.csv").exists()
+    # the user types a label in, as a spreadsheet saves it: a byte-order mark, semicolons, CRLF
+    with open("to_label.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    rows[1][rows[0].index("label")] = "hard_ad"
+    typed = ("\ufeff" + "".join(";".join(f'"{c}"' for c in r) + "\r\n" for r in rows)).encode("utf-8")
+    (tmp_path / "to_label.csv").write_bytes(typed)
+    assert filled_labels("to_label.csv") == 1
+    assert main(["suggest", str(data), "-n", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "to_label.csv has 1 label filled in: not overwritten; writing to to_label-2.csv instead" in err
+    assert "1 post to label written to to_label-2.csv" in err
+    assert (tmp_path / "to_label.csv").read_bytes() == typed
+    with open("to_label-2.csv", encoding="utf-8") as f:
+        assert [r["label"] for r in csv.DictReader(f)] == [""]
+    # -o naming a file with labels in it is refused before any work, and the file is untouched
+    assert main(["suggest", str(data), "-o", "to_label.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "to_label.csv has 1 label filled in; postlens suggest never overwrites it: give another -o FILE" in err
+    assert (tmp_path / "to_label.csv").read_bytes() == typed
+    # JSONL and Parquet outputs too; a file that is not a table with a label column may hold labels
+    (tmp_path / "mine.jsonl").write_text('{"text": "a", "label": ""}\n{"text": "b", "label": "service"}\n')
+    assert filled_labels(tmp_path / "mine.jsonl") == 1
+    assert main(["suggest", str(data), "-o", "mine.jsonl"]) == 2
+    assert main(["suggest", str(data), "-n", "2", "-o", "picks.parquet"]) == 0
+    assert filled_labels("picks.parquet") == 0
+    (tmp_path / "notes.csv").write_text("what,who\nbuy beans,Ann\n")
+    assert filled_labels(tmp_path / "notes.csv") is None
+    assert main(["suggest", str(data), "-o", "notes.csv"]) == 2
+    assert "cannot be read as a table with a 'label' column" in capsys.readouterr().err
 
 
 def test_own_posts_get_a_model_of_their_own():

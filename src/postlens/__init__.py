@@ -8,10 +8,14 @@ Labels posts as brand news, hard ad, service, user-interest or community content
     >>> s.label, s.user_value                                                                # doctest: +SKIP
     ('hard_ad', 12.3)
 """
+from .accurate import AccurateClassifier
+from .adapt import AdaptReport, adapt
 from .api import MixReport, PostScore, assess, default_model_path, load_model, score, score_many
 from .archive import ArchiveError, Rejected
 from .batch import LabelledArchive, LabelSummary, label_archive, label_batch, label_file, label_frame
+from .core import SHIPPED_MODELS
 from .corpus import DataError
+from .encoder import EncoderError
 from .guidelines import BALANCED, Finding, GuidelineProfile, ProfileError, load_profile
 from .labels import LABELS, TAXONOMY, Label
 from .model import ModelError, PostClassifier
@@ -22,10 +26,10 @@ from .training import TrainReport, train
 __version__ = "0.1.0"
 
 __all__ = [
-    "score", "score_many", "assess", "load_model", "default_model_path",
+    "score", "score_many", "assess", "load_model", "default_model_path", "SHIPPED_MODELS",
     "label_archive", "label_file", "label_batch", "label_frame", "LabelledArchive", "LabelSummary", "Rejected", "ArchiveError",
-    "train", "TrainReport", "check_labels", "suggest", "DataError",
+    "train", "TrainReport", "adapt", "AdaptReport", "check_labels", "suggest", "DataError",
     "PostScore", "MixReport", "Finding", "GuidelineProfile", "BALANCED", "load_profile", "ProfileError",
-    "PostClassifier", "ModelError", "LABELS", "TAXONOMY", "Label",
+    "PostClassifier", "AccurateClassifier", "ModelError", "EncoderError", "LABELS", "TAXONOMY", "Label",
     "normalize", "detect_language", "__version__",
 ]

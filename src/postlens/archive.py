@@ -5,20 +5,24 @@ their row numbers, and every row it could not use as a :class:`Rejected` with it
 number and the reason, so that every input row is accounted for: rows read = records +
 rejected. Nothing here knows about labels; :mod:`postlens.batch` labels the records.
 
-Text formats are read as UTF-8 by default (a byte-order mark is fine); a row with bytes
-that do not decode is rejected, not the file.
+Text formats are read as UTF-8 by default; a byte-order mark says the file's encoding
+(UTF-8, UTF-16 or UTF-32). A row with bytes that do not decode is rejected, not the file, but
+a file whose first block is mostly not UTF-8 is refused up front, naming the likely encoding.
 """
 from __future__ import annotations
 
 import codecs
 import csv
 import difflib
+import hashlib
 import io
 import itertools
 import json
+import math
 import operator
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Sequence
@@ -26,7 +30,7 @@ from typing import Any, BinaryIO, Iterator, Sequence
 import orjson
 
 __all__ = ["Archive", "ArchiveError", "Chunk", "Rejected", "open_archive", "output_format", "output_path", "RecordWriter",
-           "join_parts", "find_column", "resolve_text_columns", "TEXT_COLUMNS"]
+           "join_parts", "find_column", "resolve_text_columns", "TEXT_COLUMNS", "archive_fingerprint"]
 
 #: Column names taken as the post's text, in order of preference (case-insensitive).
 TEXT_COLUMNS = ("text", "content", "body", "tweet", "正文", "post", "message")
@@ -97,6 +101,33 @@ def output_path(path: str | os.PathLike) -> Path:
     return path
 
 
+def archive_fingerprint(path: str | os.PathLike) -> dict[str, Any]:
+    """Path, size and a SHA-256 of the first and last MiB and 62 blocks of 4 KiB spread between
+    (a cheap content check that an edit of the same size does not pass)."""
+    path = Path(path)
+    if path.is_dir():  # a saved dataset: its files
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        h = hashlib.sha256()
+        for p in files:
+            h.update(str(p.relative_to(path)).encode("utf-8", "surrogatepass"))
+            h.update(bytes.fromhex(archive_fingerprint(p)["sha256_sampled"]))
+        return {"path": str(path.resolve()), "bytes": sum(p.stat().st_size for p in files),
+                "sha256_sampled": h.hexdigest()}
+    size = path.stat().st_size
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        h.update(f.read(1 << 20))
+        if size > 2 << 20:
+            for k in range(1, 63):
+                f.seek((size - (1 << 20)) * k // 63)
+                h.update(f.read(4096))
+            f.seek(size - (1 << 20))
+            h.update(f.read(1 << 20))
+        elif size > 1 << 20:
+            h.update(f.read())
+    return {"path": str(path.resolve()), "bytes": size, "sha256_sampled": h.hexdigest()}
+
+
 def _unique(columns: list[str], where: str) -> list[str]:
     """``columns``, or an :class:`ArchiveError` if two share a name (the second would overwrite the first's values)."""
     seen: dict[str, int] = {}
@@ -126,6 +157,15 @@ def find_column(columns: Sequence[str], wanted: str | None, candidates: Sequence
     return next((lower[n] for n in candidates if n in lower), None)
 
 
+def _text_column_names(text_column: str) -> list[str]:
+    """The column names in a ``--text-column`` value ("title+digest"); an :class:`ArchiveError` if one is empty."""
+    names = [name.strip() for name in text_column.split("+")]
+    if not all(names):
+        raise ArchiveError(f"--text-column {text_column!r}: a column name is missing; give one column, "
+                           "or several joined with + (title+digest)")
+    return names
+
+
 def resolve_text_columns(columns: Sequence[str], text_column: str | None, where: str) -> tuple[str, ...]:
     """The column(s) whose values make a post's text; several are joined with a line break.
 
@@ -134,7 +174,7 @@ def resolve_text_columns(columns: Sequence[str], text_column: str | None, where:
     whichever of them exists.
     """
     if text_column:
-        return tuple(find_column(columns, n.strip(), (), where) for n in text_column.split("+"))  # type: ignore[misc]
+        return tuple(find_column(columns, n, (), where) for n in _text_column_names(text_column))  # type: ignore[misc]
     found = find_column(columns, None, TEXT_COLUMNS, where)
     if found is not None:
         return (found,)
@@ -175,10 +215,12 @@ class Archive:
     Attributes:
         name: the path, or ``<stdin>``.
         format: ``csv``, ``tsv``, ``jsonl``, ``parquet`` or ``dataset``.
-        columns: the input's columns in order (for JSONL: those of the first rows read).
+        columns: the input's columns in order (for JSONL: those of the first object, however late it comes).
         text_columns: the column(s) the post's text comes from.
         total_rows: number of rows if the format says so up front, else ``None``.
         total_bytes: size of the file if known, for progress.
+        warnings: problems found while reading that the rejected rows alone do not make plain
+            (an unclosed CSV quote), one line each.
         class_names: for a saved dataset, the names of each ``ClassLabel`` column's classes (its
             values are their indices), by column.
     """
@@ -193,6 +235,7 @@ class Archive:
         self.total_bytes: int | None = None
         self.bytes_read = 0
         self.class_names: dict[str, list[str]] = {}
+        self.warnings: list[str] = []  # what the caller should tell the user, found while reading
         if parquet is not None:
             self.columns = _unique(list(parquet.schema_arrow.names), name)
             self.total_rows = parquet.metadata.num_rows
@@ -231,14 +274,18 @@ class Archive:
         return "\n".join(parts)
 
     # ---- reading ------------------------------------------------------------------------------
-    def chunks(self, size: int = 2048, skip: int = 0) -> Iterator[Chunk]:
-        """Chunks of up to ``size`` rows, after skipping the first ``skip`` rows (to resume)."""
+    def chunks(self, size: int = 2048, skip: int = 0, max_bytes: int | None = None) -> Iterator[Chunk]:
+        """Chunks of up to ``size`` rows, after skipping the first ``skip`` rows (to resume); a chunk
+        also ends once its rows reach ``max_bytes`` (bytes of the file for text formats, else
+        characters of the posts' texts), so that memory is bounded however long the rows."""
         rows = {"csv": self._csv_rows, "tsv": self._csv_rows, "jsonl": self._jsonl_rows,
                 "parquet": self._table_rows, "dataset": self._table_rows}[self.format]()
         chunk, seen, in_chunk, text_of = Chunk(), 0, 0, self.text_of
+        max_bytes, start, chars = max_bytes or 1 << 62, self.bytes_read, 0  # bytes_read: where the chunk starts
         for number, line, item in rows:
             seen += 1
             if seen <= skip:
+                start = self.bytes_read
                 continue
             if isinstance(item, Rejected):
                 chunk.rejected.append(item)
@@ -251,10 +298,11 @@ class Archive:
                     chunk.records.append(item)
                     chunk.rows.append(number)
                     chunk.texts.append(text)
+                    chars += len(text)
             in_chunk += 1
-            if in_chunk >= size:
+            if in_chunk >= size or (self.bytes_read - start or chars) >= max_bytes:
                 yield chunk
-                chunk, in_chunk = Chunk(), 0
+                chunk, in_chunk, start, chars = Chunk(), 0, self.bytes_read, 0
         if in_chunk or seen == 0:
             yield chunk
 
@@ -269,12 +317,19 @@ class Archive:
                     line = line[3:]
             yield line
 
+    def _decoded(self) -> Iterator[str]:
+        """The lines as text (bytes that do not decode kept as lone surrogates), kept in ``_row_lines`` too."""
+        encoding, row_lines = self._encoding, self._row_lines
+        for line in self._lines():
+            text = line.decode(encoding, "surrogateescape")
+            row_lines.append(text)
+            yield text
+
     def _open_csv(self, delimiter: str) -> None:
         """Read the header line now, so a bad text column is reported before any work starts."""
-        encoding = self._encoding
-        lines = (line.decode(encoding, "surrogateescape") for line in self._lines())
+        self._row_lines: list[str] = []  # the lines of the row being read (cleared before each), to check its quotes
         self._csv_delimiter = delimiter
-        self._reader = csv.reader(lines, delimiter=self._csv_delimiter)
+        self._reader = csv.reader(self._decoded(), delimiter=self._csv_delimiter)
         try:
             header = next(self._reader)
         except StopIteration:
@@ -288,6 +343,7 @@ class Archive:
         encoding, reader, delimiter, header = self._encoding, self._reader, self._csv_delimiter, self.columns
         width, number, line = len(header), 0, reader.line_num + 1
         while True:
+            self._row_lines.clear()
             try:
                 fields = next(reader)
             except StopIteration:
@@ -302,7 +358,15 @@ class Archive:
                 continue
             number += 1
             raw = delimiter.join(fields)
-            if len(fields) != width:
+            if reader.line_num > line and _unclosed(self._row_lines, delimiter):
+                opened = reader.line_num - fields[-1].count("\n") + fields[-1].endswith("\n")
+                reason = (f"the quote opened on line {opened} is never closed: the {reader.line_num - opened + 1:,} "
+                          "lines from there to the end of the file were read as one field")
+                self.warnings.append(f"{self.name}: {reason}; that row (row {number:,}) is rejected; close the quote "
+                                     "and run again to label the rows in those lines")
+                yield number, line, Rejected(number, reason, line, "".join(self._row_lines).encode(
+                    encoding, "surrogateescape").decode(encoding, "backslashreplace"))
+            elif len(fields) != width:
                 yield number, line, Rejected(number, f"has {len(fields)} fields, the header has {width}", line,
                                        raw.encode(encoding, "surrogateescape").decode(encoding, "backslashreplace"))
             elif not _encodable(raw):
@@ -320,7 +384,8 @@ class Archive:
             if not line.strip():
                 continue
             number += 1
-            if utf8:  # the fast parser reads UTF-8 bytes; anything it refuses takes the path below for the reason
+            # The fast parser reads UTF-8 (what it refuses takes the path below), but makes big integers floats.
+            if utf8 and not _lossy(line):
                 try:
                     record = orjson.loads(line)
                 except orjson.JSONDecodeError:
@@ -339,9 +404,11 @@ class Archive:
                                        line_no, line.decode(self._encoding, "backslashreplace").rstrip("\r\n"))
                 continue
             try:
-                record = json.loads(text)
+                record = _loads(text)
             except json.JSONDecodeError as exc:
-                yield number, line_no, Rejected(number, f"broken JSON ({exc.msg} at column {exc.colno})", line_no, text.rstrip("\r\n"))
+                message = exc.msg.removesuffix(" at")  # some of json's messages end in "at" already
+                yield number, line_no, Rejected(number, f"broken JSON ({message} at column {exc.colno})", line_no,
+                                                text.rstrip("\r\n"))
                 continue
             if not isinstance(record, dict):
                 yield number, line_no, Rejected(number, f"not a JSON object but {_kind(record).split(',')[0]}",
@@ -358,10 +425,62 @@ class Archive:
             batches = (b.to_pylist() for b in self._parquet.iter_batches(batch_size=4096))
         else:
             batches = (_records(b) for b in self._dataset.iter(batch_size=4096))
-        for batch in batches:
+        while True:
+            try:
+                batch = next(batches, None)
+            except Exception as exc:  # pyarrow raises several kinds for damaged data, naming no file
+                raise ArchiveError(f"{self.name}: damaged, cannot read on from row {number + 1:,} "
+                                   f"({_one_line(exc)})") from None
+            if batch is None:
+                return
             for record in batch:
                 number += 1
                 yield number, None, record
+
+
+# Every digit as 0: an integer that may not fit 64 bits is then found as fast as a substring
+# (a positive one of 19 digits fits).
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_MAY_NOT_FIT = (b"0" * 20, b"-" + b"0" * 19)
+
+
+def _int(text: str) -> int | str:
+    """A JSON integer as a number if it fits 64 bits (what JSON output can write back), else as its text."""
+    if len(text) > 20:
+        return text
+    value = int(text)
+    return value if -2**63 <= value < 2**64 else text
+
+
+def _float(text: str) -> float | str:
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
+def _lossy(line: bytes) -> bool:
+    """True if ``line`` may have an integer beyond 64 bits, which orjson would read as a float."""
+    digits = line.translate(_DIGITS)
+    return _MAY_NOT_FIT[0] in digits or _MAY_NOT_FIT[1] in digits
+
+
+def _loads(text: str) -> Any:
+    """JSON, keeping as their text the numbers output could not write back the same: integers beyond
+    64 bits, NaN, Infinity and numbers too large for a float."""
+    return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=str)
+
+
+def _unclosed(lines: list[str], delimiter: str) -> bool:
+    """True if the row in ``lines`` ends inside a quoted field (at the end of the file: the
+    reader takes everything after an unclosed quote as one field, without complaint)."""
+    try:
+        next(csv.reader(lines, delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _encodable(text: str) -> bool:
@@ -397,6 +516,8 @@ def open_archive(source: str | os.PathLike | BinaryIO, *, text_column: str | Non
         codecs.lookup(encoding)
     except LookupError:
         raise ArchiveError(f"unknown encoding {encoding!r}") from None
+    if text_column:
+        _text_column_names(text_column)  # a malformed one is refused before anything is read
     if not isinstance(source, (str, os.PathLike)):
         if not hasattr(source, "read") or isinstance(source, io.TextIOBase):
             raise TypeError(f"an archive is a path, '-' for stdin, or a binary stream, not {type(source).__name__}")
@@ -423,31 +544,101 @@ def open_archive(source: str | os.PathLike | BinaryIO, *, text_column: str | Non
         archive = Archive(str(path), "parquet", text_column=text_column, parquet=parquet)
         archive.total_bytes = path.stat().st_size
         return archive
-    stream = open(path, "rb")  # noqa: SIM115 - closed when the archive is garbage-collected
+    stream = open(path, "rb", buffering=_HEAD)  # noqa: SIM115 - closed when the archive is garbage-collected
     archive = _open_stream(stream, str(path), text_column, encoding, fmt)
     archive.total_bytes = path.stat().st_size
+    if fmt == "jsonl" and not archive.columns:  # no object in the first block: look on, however far it is
+        with open(path, "rb", buffering=_HEAD) as again:
+            _take_columns(archive, _open_stream(again, str(path), text_column, encoding, fmt))
     return archive
 
 
 def _open_stream(stream: BinaryIO, name: str, text_column: str | None, encoding: str, fmt: str | None = None) -> Archive:
-    buffered = stream if hasattr(stream, "peek") else io.BufferedReader(stream)  # type: ignore[arg-type]
-    head = buffered.peek(65536)[:65536]
+    buffered = stream if hasattr(stream, "peek") else io.BufferedReader(stream, _HEAD)  # type: ignore[arg-type]
+    head = buffered.peek(_HEAD)[:_HEAD]
+    encoding = next((bom_encoding for bom, bom_encoding in _BOMS if head.startswith(bom)), encoding)
+    codec = codecs.lookup(encoding).name
+    if codec.startswith(("utf-16", "utf-32")):  # 0x0A bytes are not line breaks there: read it as UTF-8
+        buffered, encoding = io.BufferedReader(_Recoded(buffered, encoding), _HEAD), "utf-8"
+        head = buffered.peek(_HEAD)[:_HEAD]
+    elif codec == "utf-8":
+        _check_utf8(head, name)
     if fmt is None:
         first = head.lstrip(codecs.BOM_UTF8).lstrip()
         fmt = "jsonl" if first.startswith(b"{") or not first else "csv"
     archive = Archive(name, fmt, text_column=text_column, encoding=encoding, stream=buffered)
     if fmt in ("csv", "tsv"):
         archive._open_csv("\t" if fmt == "tsv" else _sniff(head.lstrip(codecs.BOM_UTF8), encoding))
-    else:  # JSONL: take the columns from the first line if it is a complete record
-        first = next((line for line in head.split(b"\n")[:-1] if line.strip()), b"")
-        try:
-            record = json.loads(first.lstrip(codecs.BOM_UTF8).decode(encoding))
-        except (ValueError, UnicodeDecodeError):
-            record = None
-        if isinstance(record, dict):
-            archive.columns = list(record)
-            archive.text_columns = resolve_text_columns(archive.columns, text_column, name)
+    else:  # JSONL: take the columns from the first object in the complete lines of the first block
+        lines = io.BytesIO(head[: head.rfind(b"\n") + 1])
+        _take_columns(archive, Archive(name, fmt, text_column=text_column, encoding=encoding, stream=lines))
     return archive
+
+
+def _take_columns(archive: Archive, source: Archive) -> None:
+    """Give JSONL ``archive`` the columns of the first object that ``source`` (the same lines) reads,
+    however many broken lines come before it: the columns of CSV or Parquet output are fixed from it."""
+    for _ in source._jsonl_rows():
+        if source.columns:
+            archive.columns, archive.text_columns = source.columns, source.text_columns
+            return
+
+
+_HEAD = 1 << 16  # bytes of a text file looked at before reading: its encoding, format, delimiter, columns
+#: Byte-order marks and the encoding each says (UTF-32 LE's begins with UTF-16 LE's, so it comes first).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# What does not decode from UTF-16/32 becomes a byte that is not UTF-8 either, so its row is rejected.
+codecs.register_error("postlens.unreadable", lambda exc: ("\udcff", exc.end))
+
+
+class _Recoded(io.RawIOBase):
+    """A UTF-16 or UTF-32 stream read as UTF-8 bytes, so that lines split at the text's line breaks."""
+
+    def __init__(self, stream: BinaryIO, encoding: str):
+        self._stream, self._pending = stream, b""
+        self._decoder = codecs.getincrementaldecoder(encoding)("postlens.unreadable")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            data = self._stream.read(_HEAD)
+            self._pending = self._decoder.decode(data, final=not data).encode("utf-8", "surrogateescape")
+            if not data:
+                break
+        n = min(len(buffer), len(self._pending))
+        buffer[:n], self._pending = self._pending[:n], self._pending[n:]
+        return n
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _check_utf8(head: bytes, name: str) -> None:
+    """Refuse a file whose first block is clearly not UTF-8 (every row would be rejected), naming
+    ``--encoding`` and the likely encoding; a stray undecodable line only has its row rejected."""
+    if head.count(0) > len(head) // 16:  # NULs, in one byte of two: UTF-16 without a byte-order mark
+        order = "le" if head[1::2].count(0) > head[::2].count(0) else "be"
+        raise ArchiveError(f"{name}: looks like UTF-16 text without a byte-order mark; give --encoding "
+                           f"utf-16-{order}, or convert it to UTF-8")
+    lines = head.split(b"\n")[:-1]  # the last may be cut short
+    wide = [i for i, line in enumerate(lines) if not line.isascii()]
+    bad = [i for i in wide if not _decodes(lines[i], "utf-8")]
+    if len(bad) < 2 or 2 * len(bad) <= len(wide):
+        return
+    likely = ("it reads as GB18030 (GBK), the usual encoding of Chinese Excel and WeChat exports: give "
+              "--encoding gb18030, or convert it with iconv -f GB18030 -t UTF-8"
+              if all(_decodes(lines[i], "gb18030") for i in bad)
+              else "give its encoding with --encoding (e.g. cp1252, big5, shift_jis), or convert it to UTF-8")
+    raise ArchiveError(f"{name}: not UTF-8 text ({len(bad)} of the first {len(lines)} lines do not decode, the "
+                       f"first is line {bad[0] + 1}); {likely}")
 
 
 def _open_dataset(path: Path, text_column: str | None) -> Archive:
@@ -457,7 +648,17 @@ def _open_dataset(path: Path, text_column: str | None) -> Archive:
         import datasets
     except ImportError:  # pragma: no cover - datasets is a dependency
         raise ArchiveError("reading a saved dataset needs the 'datasets' package: pip install datasets") from None
-    loaded = datasets.load_from_disk(str(path))
+    info = path / "dataset_info.json"
+    if info.is_file():  # read here too, so that a damaged one is named (load_from_disk raises anything)
+        try:
+            datasets.DatasetInfo.from_dict(json.loads(info.read_bytes()))
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            raise ArchiveError(f"{info}: not a valid dataset description ({type(exc).__name__}: {exc}); "
+                               "save the dataset again with save_to_disk") from None
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except Exception as exc:  # e.g. a damaged .arrow file, which pyarrow does not name
+        raise ArchiveError(f"{path}: not a readable saved dataset ({_one_line(exc)})") from None
     if isinstance(loaded, datasets.DatasetDict):
         splits = ", ".join(loaded)
         raise ArchiveError(f"{path}: a dataset with several splits ({splits}); give one split's directory, "
@@ -488,6 +689,17 @@ def _cell(value: object) -> object:
     return str(value)
 
 
+@contextmanager
+def writing(path: str | os.PathLike) -> Iterator[None]:
+    """Writing ``path``: an OSError that names no file (disk full, say) is raised again naming it."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+
+
 class RecordWriter:
     """Writes records to a new file in ``fmt``, a batch at a time (memory does not grow with the file).
 
@@ -515,6 +727,10 @@ class RecordWriter:
         """Write ``records``; ``added`` holds the values of the last ``len(added)`` columns (one list
         per column, one value per record) when they are not in the records (CSV/TSV rows are then
         built without merging dicts)."""
+        with writing(self.path):
+            self._write(records, added)
+
+    def _write(self, records: Sequence[dict], added: Sequence[Sequence[Any]]) -> None:
         if self.format not in ("csv", "tsv"):
             if added:
                 records = merged(records, self.columns[len(self.columns) - len(added):], added)
@@ -556,6 +772,10 @@ class RecordWriter:
 
     def close(self) -> Any:
         """Finish the file; returns the Parquet schema used (else ``None``)."""
+        with writing(self.path):
+            return self._close()
+
+    def _close(self) -> Any:
         if self._file is not None:
             self._file.close()
         if self.format == "parquet":
@@ -573,6 +793,11 @@ class RecordWriter:
 
 def join_parts(parts: Sequence[Path], out: Path, fmt: str, columns: Sequence[str]) -> None:
     """Concatenate part files into ``out`` (CSV/TSV with one header line; Parquet row groups appended)."""
+    with writing(out):
+        _join_parts(parts, out, fmt, columns)
+
+
+def _join_parts(parts: Sequence[Path], out: Path, fmt: str, columns: Sequence[str]) -> None:
     if fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq

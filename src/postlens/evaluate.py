@@ -1,6 +1,7 @@
 """How well a model labels posts whose labels are known: accuracy, macro-F1, per-label scores, confusions."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -11,7 +12,7 @@ from .model import PostClassifier
 from . import ngrams
 from .text import languages
 
-__all__ = ["EvalReport", "evaluate", "report"]
+__all__ = ["EvalReport", "evaluate", "report", "calibration"]
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,14 @@ class EvalReport:
     per_label: dict[str, dict[str, float]]
     confusion: tuple[tuple[int, ...], ...]
     by_language: dict[str, float]
+    calibration: dict[str, float] | None = None  #: see :func:`calibration`; ``None`` without probabilities
 
     def to_dict(self) -> dict:
         return {"n_posts": self.n_posts, "accuracy": round(self.accuracy, 4), "macro_f1": round(self.macro_f1, 4),
                 "macro_f1_by_language": {k: round(v, 4) for k, v in self.by_language.items()},
                 "per_label": self.per_label, "labels": list(self.labels),
-                "confusion": [list(r) for r in self.confusion]}
+                "confusion": [list(r) for r in self.confusion],
+                **({"calibration": self.calibration} if self.calibration is not None else {})}
 
     def format(self) -> str:
         """The report as a terminal table."""
@@ -38,6 +41,11 @@ class EvalReport:
         lines = [f"posts: {self.n_posts}   accuracy: {self.accuracy:.3f}   macro-F1: {self.macro_f1:.3f}"]
         if self.by_language:
             lines.append("macro-F1 by language: " + ", ".join(f"{k} {v:.3f}" for k, v in self.by_language.items()))
+        if self.calibration is not None:
+            c = self.calibration
+            lines.append(f"calibration: expected calibration error {c['ece']:.3f} (mean top probability "
+                         f"{c['mean_confidence']:.3f} vs accuracy {self.accuracy:.3f}); flagged uncertain: "
+                         f"{c['flagged']:.0%} of posts, {c['wrong_flagged']:.0%} of the wrong labels")
         lines += ["", f"{'label':<{width}}precision  recall     f1  support"]
         for label in self.labels:
             s = self.per_label[label]
@@ -57,7 +65,30 @@ def evaluate(model: PostClassifier, posts: Sequence[LabelledPost]) -> EvalReport
     unknown = sorted({p.label for p in posts} - set(known))
     if unknown:
         raise ValueError(f"labels {unknown} are not in the model's label set {known}")
-    return report(posts, model.predict([p.text for p in posts]), known)
+    proba = model.predict_proba([p.text for p in posts])
+    predicted = np.asarray(model.classes_)[proba.argmax(axis=1)]
+    result = report(posts, predicted, known)
+    truth = np.array([p.label for p in posts], dtype=object)
+    return dataclasses.replace(result, calibration=calibration(proba, predicted == truth, model.uncertain_below))
+
+
+def calibration(proba: np.ndarray, correct: np.ndarray, uncertain_below: float, bins: int = 10) -> dict[str, float]:
+    """Whether the top probabilities mean what they say, on posts whose labels are known.
+
+    ``ece``: expected calibration error, the gap between confidence and accuracy averaged over
+    ``bins`` equal-width bins of the top probability (weighted by their posts); ``flagged``: the
+    share of posts flagged uncertain (top probability below ``uncertain_below``);
+    ``wrong_flagged``: the share of the wrong labels among them.
+    """
+    top = proba.max(axis=1)
+    correct = np.asarray(correct, dtype=bool)
+    which = np.minimum((top * bins).astype(int), bins - 1)
+    ece = sum(abs(correct[which == b].mean() - top[which == b].mean()) * np.mean(which == b)
+              for b in range(bins) if np.any(which == b))
+    flagged = top < uncertain_below
+    return {"ece": round(float(ece), 4), "mean_confidence": round(float(top.mean()), 4),
+            "flagged": round(float(flagged.mean()), 4),
+            "wrong_flagged": round(float(flagged[~correct].mean()), 4) if (~correct).any() else 0.0}
 
 
 def post_languages(posts: Sequence[LabelledPost]) -> list[str]:

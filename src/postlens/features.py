@@ -318,12 +318,27 @@ class PostFeatures(Estimator):
 
     @classmethod
     def from_state(cls, params: dict, arrays: dict[str, np.ndarray]) -> "PostFeatures":
+        """The inverse of :meth:`get_state`; a ``ValueError`` or ``TypeError`` names a setting that is
+        not one :meth:`get_state` could have written (a saved model is data from anywhere)."""
+        if not isinstance(params, dict):
+            raise ValueError("the feature settings must be a table")
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
         cues = params.pop("cues", None)
         if cues != tuple(cue.id for cue in CUES):
             raise ValueError("the model was built with a different set of cues than this postlens has; "
                              "use the postlens version that built it, or retrain")
         self = cls(**params)
+        for key in ("n_features", "min_df"):
+            if type(getattr(self, key)) is not int:
+                raise ValueError(f"{key} must be a whole number, got {getattr(self, key)!r:.40}")
+        for key in ("char_ngrams", "word_ngrams"):
+            r = getattr(self, key)
+            if not (isinstance(r, tuple) and len(r) == 2 and all(type(n) is int for n in r) and 1 <= r[0] <= r[1] <= 8):
+                raise ValueError(f"{key} must be two whole numbers 1 <= low <= high <= 8, got {r!r:.40}")
+        for key in ("char_weight", "word_weight", "cue_weight"):
+            w = getattr(self, key)
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w <= 1e6:  # NaN too
+                raise ValueError(f"{key} must be a number from 0 to 1e6, got {w!r:.40}")
         self._blocks()
         for block, key in ((self.char_, "char_idf"), (self.word_, "word_idf")):
             idf = np.asarray(arrays[key], dtype=np.float32)

