@@ -2,6 +2,7 @@
 
     python bench/retrain.py                 # about 5 minutes on 2 cores
     python bench/retrain.py --sizes 2000    # only the timing, on 2,000 posts
+    python bench/retrain.py --memory --sizes 50000 200000 --per-label   # peak memory of the process tree
 
 In one run it prints:
 
@@ -10,7 +11,11 @@ In one run it prints:
    10,000 / 50,000 posts, wall-clock and peak RSS of the main process (the fold models are
    fitted in forked worker processes, which this does not count). The posts are drawn from the shipped corpus;
    beyond its size, perturbed copies are added (numbers changed, an emoji, tag or link added),
-   so they time the code, not the quality.
+   so they time the code, not the quality. With ``--memory``, the whole process tree is sampled
+   from ``/proc`` every 0.2 s instead (the main process and the forked fold fits, added up): the
+   peak of the summed RSS (pages the forked children share with the parent counted once per
+   process, so an over-statement), the peak of the summed PSS (shared pages divided among the
+   processes sharing them: what the run really holds), and the main process's own peak.
 2. A learning curve on ../shared/eval/dev.jsonl (real posts, never trained on by the shipped
    model): dev is split in two halves, stratified by label (each label's posts in the order of
    a hash of their text). From one half, the first 20, 50, 100 and 200 posts of each label (as
@@ -45,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from memory import rss, tree  # noqa: E402
 from postlens.corpus import LabelledPost, read_labelled  # noqa: E402
 from throughput import perturb  # noqa: E402
 
@@ -84,6 +90,41 @@ def run_train(args: list[str]) -> tuple[float, int]:
             err.seek(0)
             raise SystemExit(f"postlens train {' '.join(args)} failed:\n{err.read().decode(errors='replace')}")
     return time.perf_counter() - start, usage.ru_maxrss * 1024
+
+
+def pss(pid: int) -> int:
+    """Proportional set size of ``pid`` in bytes (0 if it has ended): shared pages divided among their sharers."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def run_train_tree(args: list[str], every: float = 0.2) -> tuple[float, int, int, int, int]:
+    """Wall-clock seconds, peak summed RSS and peak summed PSS of the process tree, the main
+    process's peak RSS, and the most processes seen, of one `postlens train` run."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    start = time.perf_counter()
+    peak_rss = peak_pss = processes = 0
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-m", "postlens.cli", "train", *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        while True:
+            pids = tree(proc.pid)
+            peak_rss, processes = max(peak_rss, sum(map(rss, pids))), max(processes, len(pids))
+            peak_pss = max(peak_pss, sum(map(pss, pids)))
+            waited, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if waited:
+                break
+            time.sleep(every)
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise SystemExit(f"postlens train {' '.join(args)} failed:\n{err.read().decode(errors='replace')}")
+    return time.perf_counter() - start, peak_rss, peak_pss, usage.ru_maxrss * 1024, processes
 
 
 def halves(posts: list[LabelledPost]) -> tuple[list[LabelledPost], list[LabelledPost]]:
@@ -150,6 +191,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[2000, 10000, 50000])
     parser.add_argument("--per-label", type=int, nargs="*", default=[20, 50, 100, 200])
+    parser.add_argument("--memory", action="store_true", help="time the sizes with the whole process tree's "
+                        "memory sampled from /proc (summed RSS and PSS), not the main process's alone")
     parser.add_argument("--random-splits", type=int, default=0, metavar="N",
                         help="also average the gains over N random splits of dev into halves")
     args = parser.parse_args()
@@ -164,7 +207,19 @@ def main() -> None:
           f"postlens {postlens.__version__}\n")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        if args.sizes:
+        if args.sizes and args.memory:
+            print("| posts | `postlens train` wall-clock | peak RSS, process tree (summed) | peak PSS, process tree "
+                  "| peak RSS, main process | processes |")
+            print("|---:|---:|---:|---:|---:|---:|")
+            for n in args.sizes:
+                data = write_jsonl(tmp / f"train{n}.jsonl", training_set(n))
+                seconds, tree_rss, tree_pss, main_rss, processes = run_train_tree(
+                    [str(data), "--out", str(tmp / f"model{n}")])
+                print(f"| {n:,} | {seconds:.0f} s | {tree_rss / 2**20:,.0f} MB | {tree_pss / 2**20:,.0f} MB "
+                      f"| {main_rss / 2**20:,.0f} MB | {processes} |", flush=True)
+                (tmp / f"train{n}.jsonl").unlink()
+            print()
+        elif args.sizes:
             print("| posts | `postlens train` wall-clock | peak RSS |")
             print("|---:|---:|---:|")
             for n in args.sizes:

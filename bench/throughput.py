@@ -1,40 +1,58 @@
-"""Throughput and memory of `postlens label` against fastText, on the same posts and the same core.
+"""Throughput and memory of postlens against fastText, on the same posts and the same core.
 
-    python bench/throughput.py              # 1,000,000 posts (about 10 minutes on 2 cores)
-    python bench/throughput.py --n 100000   # quicker
+    python bench/throughput.py                      # 1,000,000 posts (about 15 minutes on 2 cores)
+    python bench/throughput.py --n 100000           # quicker
+    python bench/throughput.py --api-only --profile # only the Python API against fastText, then a profile
 
-Builds a synthetic archive by sampling tweet-length posts (at most 280 characters) from the
-training corpus and perturbing each one (numbers changed; an emoji, tag, link or handle added
-or the last word cut; case changed). Then, in one run:
+fastText is a bench-only dependency: ``pip install fasttext-wheel`` (0.9.2; with numpy 2 only its
+predict on a list works, which is all this uses; ``fasttext-numpy2`` is the same library). Builds a synthetic archive by sampling tweet-length
+posts (at most 280 characters) from the training corpus and perturbing each one (numbers
+changed; an emoji, tag, link or handle added or the last word cut; case changed). Then:
 
-- postlens: `postlens label ARCHIVE.jsonl -o OUT.csv --jobs 1` and `--jobs <all cores>`, end to
-  end (read, normalise, features, predict, write), wall-clock posts/s and peak RSS (one job:
-  pinned to one core, its own high-water mark; several: the whole process tree, sampled from
-  /proc every 50 ms);
-- postlens in memory: the labelling hot path alone on a list of the same texts, one core;
-- fastText (`pip install fasttext-numpy2`, a bench-only dependency) trained on the same corpus
-  with character n-grams, predicting all label probabilities (k=-1) for the same texts held
-  in memory, one thread;
-- macro-F1 of both on ../shared/eval/dev.jsonl if it is there;
-- the ratio again from ``--repeats`` alternating pairs (label end to end, then fastText) on the first
-  100,000 posts, every single-threaded run pinned to the same core: the median and the spread.
+- in this process, pinned to one core, ``--repeats`` alternating rounds on the first
+  ``--paired-n`` posts (100,000), each round in another order:
+  ``postlens.score_many(texts)`` end to end (raw texts in, the columnar result out: checks,
+  normalisation, features, prediction, user values, languages); ``score_many`` followed by
+  building every ``PostScore`` (``.tolist()``); the hot path of ``postlens label`` (its
+  per-chunk ``_label_texts``); and fastText ``predict(k=-1)`` on the same texts in memory
+  (newlines already replaced, as fastText needs: not timed) for two fastText models trained on
+  the corpus with one thread and 25 epochs: with character n-grams 1-3 and word bigrams
+  (``minn=1, maxn=3, wordNgrams=2``; postlens reads character n-grams too, and fastText
+  without them cannot read Chinese) and at fastText's supervised defaults (dim 100, words
+  only: no character n-grams). The medians, each run's spread and the median of the paired
+  ratios (score_many / fastText in the same round) are printed, by the wall clock and per
+  second of this process's CPU time (which leaves out the time other processes held the core);
+- unless ``--api-only``: `postlens label ARCHIVE.jsonl -o OUT.csv --jobs 1` and `--jobs <all
+  cores>` on the whole archive, end to end (read, normalise, features, predict, write),
+  wall-clock posts/s and peak RSS (one job: pinned to the same core, its own high-water mark;
+  several: the whole process tree, sampled from /proc every 50 ms);
+- macro-F1 of each on ../shared/eval/dev.jsonl if it is there;
+- ``--profile``: cProfile of one ``score_many`` call on the ``--paired-n`` posts.
 
-Prints a table; bench/README.md records it with the machine it ran on.
+Prints tables; bench/README.md records them with the machine they ran on. The load average
+before and after is printed too: other work on the machine slows every run, and fastText's
+large n-gram table (2M buckets × 100 floats, 800 MB) makes it slow down more than postlens.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import random
-import re
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # before numpy is imported: one thread
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -131,31 +149,12 @@ def run_label(archive: Path, out: Path, jobs: int) -> tuple[float, int]:
     return seconds, peak
 
 
-def postlens_in_memory(texts: list[str]) -> float:
-    import postlens
-    from postlens.batch import CHUNK_ROWS, _label_texts
-    from postlens.guidelines import BALANCED
-
-    model = postlens.load_model()
-    _label_texts(model, texts[:100], BALANCED)
-    everywhere = os.sched_getaffinity(0)
-    _pin()
-    try:
-        start = time.perf_counter()
-        for i in range(0, len(texts), CHUNK_ROWS):
-            _label_texts(model, texts[i:i + CHUNK_ROWS], BALANCED)
-        return len(texts) / (time.perf_counter() - start)
-    finally:
-        os.sched_setaffinity(0, everywhere)
-
 
 FASTTEXT_CONFIGS = {
-    # fastText's supervised defaults (dim 100, word unigrams) with its default character n-gram range (3-6)
-    "dim 100, char 3-6, words 1 (defaults)": dict(dim=100, minn=3, maxn=6, wordNgrams=1),
-    # the same with word bigrams (more accurate on dev, a little slower)
-    "dim 100, char 3-6, words 1-2": dict(dim=100, minn=3, maxn=6, wordNgrams=2),
-    # a smaller, faster configuration: half the dimensions, character n-grams 2-4
-    "dim 50, char 2-4, words 1-2": dict(dim=50, minn=2, maxn=4, wordNgrams=2),
+    # character n-grams 1-3 and word bigrams: reads Chinese, as postlens's character n-grams do
+    "char 1-3, words 1-2": dict(minn=1, maxn=3, wordNgrams=2),
+    # fastText's supervised defaults: dim 100, word unigrams, no character n-grams
+    "defaults (words only)": dict(),
 }
 
 
@@ -170,41 +169,78 @@ def fasttext_model(tmp: Path, config: dict):
     return fasttext.train_supervised(str(train), epoch=25, thread=1, verbose=0, seed=0, **config)
 
 
-def fasttext_rate(ft, flat: list[str]) -> float:
-    """Posts/s of ``ft`` predicting all label probabilities for ``flat``, on the pinned core."""
+def rounds(runs: dict[str, Callable[[], object]], n: int,
+           repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Posts/s of each of ``runs`` (each labels the same ``n`` posts) over ``repeats`` alternating
+    rounds, this process pinned to one core; each round starts with another of them, so no one
+    is always first after a pause or last in a slow stretch.
+
+    Returns the wall-clock rates and the rates per second of this process's CPU time. All runs
+    are single-threaded, so the two differ by the time other processes took the core from this
+    one: on a shared machine the CPU-time rates vary less (the other processes still slow the
+    runs down through the caches and memory they share).
+    """
+    names = list(runs)
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     everywhere = os.sched_getaffinity(0)
     _pin()
     try:
-        ft.predict(flat[:100], k=-1)
-        start = time.perf_counter()
-        ft.predict(flat, k=-1)
-        return len(flat) / (time.perf_counter() - start)
+        for r in range(repeats):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                gc.collect()
+                start, start_cpu = time.perf_counter(), time.process_time()
+                runs[name]()
+                wall[name].append(n / (time.perf_counter() - start))
+                cpu[name].append(n / (time.process_time() - start_cpu))
     finally:
         os.sched_setaffinity(0, everywhere)
+    return wall, cpu
 
 
-def paired_runs(archive: Path, texts: list[str], models: dict, tmp: Path, n: int,
-                repeats: int) -> tuple[list[float], dict[str, list[float]]]:
-    """``repeats`` alternating rounds on the first ``n`` posts: `label --jobs 1` end to end, then each fastText.
+def in_process(texts: list[str], models: dict, repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """:func:`rounds` of score_many, score_many with every PostScore built, label's hot path and each fastText."""
+    import postlens
+    from postlens.batch import CHUNK_ROWS, _label_texts
 
-    Returns the posts/s of every postlens run and of every fastText run. This VM's core runs at
-    half speed for seconds at a time (another tenant on the same physical core), so one pair of
-    runs can land either side of 1; the median of the paired ratios and each side's best run are
-    what to compare.
-    """
-    head = tmp / "head.jsonl"
-    with open(archive, encoding="utf-8") as src, open(head, "w", encoding="utf-8") as dst:
-        for _, line in zip(range(n), src):
-            dst.write(line)
-    flat = [" ".join(t.split()) for t in texts[:n]]
-    ours: list[float] = []
-    theirs: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(repeats):
-        seconds, _ = run_label(head, tmp / "head.csv", 1)
-        ours.append(len(flat) / seconds)
-        for name, ft in models.items():
-            theirs[name].append(fasttext_rate(ft, flat))
-    return ours, theirs
+    model = postlens.load_model()
+    flat = [" ".join(t.split()) for t in texts]
+
+    def hot_path() -> None:
+        for i in range(0, len(texts), CHUNK_ROWS):
+            _label_texts(model, texts[i:i + CHUNK_ROWS], None)
+
+    runs: dict[str, Callable[[], object]] = {
+        "score_many": lambda: postlens.score_many(texts),
+        "score_many + tolist()": lambda: postlens.score_many(texts).tolist(),
+        "label hot path": hot_path,
+        **{f"fastText {name}": (lambda ft=ft: ft.predict(flat, k=-1)) for name, ft in models.items()},
+    }
+    postlens.score_many(texts[:3000]).tolist()  # warm up: model loaded, tables built, code paths run once
+    _label_texts(model, texts[:3000], None)
+    for ft in models.values():
+        ft.predict(flat[:3000], k=-1)
+    return rounds(runs, len(texts), repeats)
+
+
+def profile(texts: list[str], top: int = 25) -> None:
+    """Where score_many's time goes on ``texts``: cProfile, on the pinned core."""
+    import cProfile
+    import pstats
+
+    import postlens
+
+    postlens.score_many(texts[:3000])
+    everywhere = os.sched_getaffinity(0)
+    _pin()
+    try:
+        profiler = cProfile.Profile()
+        profiler.runcall(postlens.score_many, texts)
+    finally:
+        os.sched_setaffinity(0, everywhere)
+    print(f"\ncProfile of postlens.score_many on {len(texts):,} posts (profiling slows it down), by own time:")
+    pstats.Stats(profiler, stream=sys.stdout).strip_dirs().sort_stats("tottime").print_stats(top)
+    pstats.Stats(profiler, stream=sys.stdout).strip_dirs().sort_stats("cumulative").print_stats(top)
 
 
 def macro_f1(predict) -> str:
@@ -216,66 +252,88 @@ def macro_f1(predict) -> str:
     return f"{f1_score([r['label'] for r in rows], predict([r['text'] for r in rows]), average='macro'):.3f}"
 
 
+def _spread(rates: list[float]) -> str:
+    return f"{min(rates):,.0f}-{max(rates):,.0f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="posts in the synthetic archive (default 1,000,000)")
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)), help="cores for the parallel run")
-    parser.add_argument("--repeats", type=int, default=5, help="alternating rounds for the ratio (default 5)")
-    parser.add_argument("--paired-n", type=int, default=100_000, help="posts in each paired run (default 100,000)")
+    parser.add_argument("--repeats", type=int, default=7, help="alternating rounds in this process (default 7)")
+    parser.add_argument("--paired-n", type=int, default=100_000, help="posts in each in-process run (default 100,000)")
+    parser.add_argument("--api-only", action="store_true", help="skip the `postlens label` runs on the archive")
+    parser.add_argument("--profile", action="store_true", help="also profile score_many on the --paired-n posts")
     args = parser.parse_args()
     try:
         import fasttext  # noqa: F401
     except ImportError:
-        raise SystemExit("this benchmark compares with fastText: pip install fasttext-numpy2")
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+        raise SystemExit("this benchmark compares with fastText: pip install fasttext-wheel")
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         archive = tmp / "archive.jsonl"
         texts = build_archive(archive, args.n)
         mean_len = sum(map(len, texts)) / len(texts)
+        head = texts[:min(args.paired_n, args.n)]
 
-        one_s, one_rss = run_label(archive, tmp / "out1.csv", 1)
-        many_s, many_rss = run_label(archive, tmp / "outN.csv", args.jobs)
-        mem_rate = postlens_in_memory(texts)
+        if not args.api_only:
+            one_s, one_rss = run_label(archive, tmp / "out1.csv", 1)
+            many_s, many_rss = run_label(archive, tmp / "outN.csv", args.jobs)
 
-        flat = [" ".join(t.split()) for t in texts]
-        fasttext_rows, models = [], {}
+        models, f1 = {}, {}
         for name, config in FASTTEXT_CONFIGS.items():
             ft = models[name] = fasttext_model(tmp, config)
-            rate = fasttext_rate(ft, flat)
-            f1 = macro_f1(lambda xs: [ft.predict(" ".join(x.split()))[0][0][len("__label__"):] for x in xs])
-            fasttext_rows.append((name, rate, f1))
-        ours, theirs = paired_runs(archive, texts, models, tmp, min(args.paired_n, args.n), args.repeats)
+            f1[name] = macro_f1(lambda xs: [labels[0][len("__label__"):]
+                                            for labels in ft.predict([" ".join(x.split()) for x in xs])[0]])
+        rates, cpu_rates = in_process(head, models, args.repeats)
 
         import postlens
 
-        pl_f1 = macro_f1(lambda xs: [s.label for s in postlens.score_many(xs)])
+        pl_f1 = macro_f1(lambda xs: postlens.score_many(xs).labels.tolist())
+    load_after = os.getloadavg()
 
-    one_rate, many_rate = args.n / one_s, args.n / many_s
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores ({platform.processor() or platform.platform()}), "
-          f"Python {platform.python_version()}")
+          f"Python {platform.python_version()}; load average (1, 5, 15 min) before "
+          f"{', '.join(f'{x:.1f}' for x in load_before)}, after {', '.join(f'{x:.1f}' for x in load_after)}")
     print(f"archive: {args.n:,} posts (JSONL, 4 columns), mean {mean_len:.0f} characters per post\n")
-    print("| system | what is timed | posts/s | peak RSS | dev macro-F1 |")
-    print("|---|---|---:|---:|---:|")
-    print(f"| postlens `label --jobs 1` | file → file, end to end | {one_rate:,.0f} | {one_rss / 2**20:,.0f} MB | {pl_f1} |")
-    print(f"| postlens `label --jobs {args.jobs}` | file → file, end to end | {many_rate:,.0f} | {many_rss / 2**20:,.0f} MB | {pl_f1} |")
-    print(f"| postlens in memory, 1 core | normalise → features → predict | {mem_rate:,.0f} | | {pl_f1} |")
-    for name, rate, f1 in fasttext_rows:
-        print(f"| fastText {name}, 1 thread | predict(k=-1) on texts in memory | {rate:,.0f} | | {f1} |")
-    print()
-    for name, rate, _ in fasttext_rows:
-        print(f"ratio postlens `--jobs 1` (end to end) / fastText {name} (in memory): {one_rate / rate:.2f}; "
-              f"in memory / in memory: {mem_rate / rate:.2f}")
-    n_paired = min(args.paired_n, args.n)
-    print(f"\n{args.repeats} alternating rounds on the first {n_paired:,} posts, every run on core {CORE}: "
-          f"`label --jobs 1` end to end (best {max(ours):,.0f} posts/s, median {statistics.median(ours):,.0f})"
-          f" against fastText in memory\n")
-    print("| fastText | best posts/s | median posts/s | ratio of best runs | median paired ratio | paired ratios |")
-    print("|---|---:|---:|---:|---:|---|")
-    for name, rates in theirs.items():
-        ratios = [a / b for a, b in zip(ours, rates)]
-        print(f"| {name} | {max(rates):,.0f} | {statistics.median(rates):,.0f} | {max(ours) / max(rates):.2f} | "
-              f"{statistics.median(ratios):.2f} | {', '.join(f'{r:.2f}' for r in ratios)} |")
+
+    print(f"In this process, on core {CORE}: {args.repeats} alternating rounds on the first {len(head):,} posts "
+          f"(mean {sum(map(len, head)) / len(head):.0f} characters). Wall clock, then per second of this "
+          "process's CPU time (what other processes on the core take out)\n")
+    print("| system | what is timed | median posts/s | slowest-fastest run | score_many / it, median of rounds "
+          "| per round | posts per CPU-second | score_many / it, CPU time | dev macro-F1 |")
+    print("|---|---|---:|---:|---:|---|---:|---:|---:|")
+    what = {
+        "score_many": ("`postlens.score_many(texts)`", "texts → PostScores (columns), end to end", pl_f1),
+        "score_many + tolist()": ("`score_many(texts).tolist()`", "… and every PostScore built", pl_f1),
+        "label hot path": ("`postlens label`'s hot path", "`_label_texts` per 2,048 posts → lists", pl_f1),
+        **{f"fastText {name}": (f"fastText {name}, 1 thread", "predict(k=-1) on texts in memory", f1[name])
+           for name in models},
+    }
+    def paired(ours: list[float], theirs: list[float]) -> tuple[str, str]:
+        ratios = [a / b for a, b in zip(ours, theirs)]
+        return f"{statistics.median(ratios):.2f}", ", ".join(f"{r:.2f}" for r in ratios)
+
+    for name, runs in rates.items():
+        label, timed, score = what[name]
+        ratio, per_round = ("—", "") if name == "score_many" else paired(rates["score_many"], runs)
+        cpu_ratio = "—" if name == "score_many" else paired(cpu_rates["score_many"], cpu_rates[name])[0]
+        print(f"| {label} | {timed} | {statistics.median(runs):,.0f} | {_spread(runs)} | {ratio} | {per_round} "
+              f"| {statistics.median(cpu_rates[name]):,.0f} | {cpu_ratio} | {score} |")
+
+    if not args.api_only:
+        one_rate, many_rate = args.n / one_s, args.n / many_s
+        print("\nOn the whole archive, file to file:\n")
+        print("| system | what is timed | posts/s | peak RSS | dev macro-F1 |")
+        print("|---|---|---:|---:|---:|")
+        print(f"| postlens `label --jobs 1` | file → file, end to end | {one_rate:,.0f} | {one_rss / 2**20:,.0f} MB "
+              f"| {pl_f1} |")
+        print(f"| postlens `label --jobs {args.jobs}` | file → file, end to end | {many_rate:,.0f} | "
+              f"{many_rss / 2**20:,.0f} MB | {pl_f1} |")
+    if args.profile:
+        profile(head)
+
 
 if __name__ == "__main__":
     main()

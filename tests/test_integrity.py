@@ -288,6 +288,32 @@ def test_workers_exit_when_the_main_process_is_killed(tmp_path):
             proc.wait()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not Path("/proc/self/task").is_dir(), reason="needs /proc")
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="forked fits need 2 cores")
+def test_training_workers_exit_when_the_main_process_is_killed():
+    """The fold fits of `postlens train` run in forked workers: after a kill -9 of train they finished
+    their fit, then waited for more work forever, holding their memory (GBs on a big training set)."""
+    proc = _python("import time; from postlens import model; model._map_forked(lambda a: time.sleep(60), [1, 2])")
+    workers: set[int] = set()
+    try:
+        _wait_for(lambda: len(_children(proc.pid)) >= 2 or proc.poll() is not None)
+        assert proc.poll() is None, proc.communicate()
+        workers = _children(proc.pid)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        end = time.monotonic() + 10
+        while any(map(_alive, workers)) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)]
+    finally:
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 # ---- 12: memory bounded by bytes, --jobs capped ----------------------------------------------------------
 class _Pool(ProcessPoolExecutor):
     """Records what the workers are asked to do (at most 2 real processes)."""

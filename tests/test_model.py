@@ -136,6 +136,24 @@ def test_evidence_phrases_are_capped(model):
     assert _capped("a" * MAX_EVIDENCE_CHARS) == "a" * MAX_EVIDENCE_CHARS
 
 
+def test_counting_in_batches_gives_the_same_counts(monkeypatch):
+    """Training counts n-grams in batches of characters (issue 14 item 12: memory); the counts, and so
+    the model's bytes, are those of counting everything at once."""
+    import postlens.features
+    from postlens.corpus import read_labelled
+    from postlens.features import PostFeatures
+    from postlens.text import normalize_many
+
+    docs = normalize_many([p.text for p in read_labelled([CORPUS])][:3000])
+    whole = PostFeatures().counts(docs)
+    monkeypatch.setattr(postlens.features, "COUNT_BATCH_CHARS", 5000)
+    batched = PostFeatures().counts(docs)
+    for a, b in zip(whole, batched):
+        assert a.shape == b.shape and a.dtype == b.dtype and a.indices.dtype == b.indices.dtype
+        for x, y in ((a.data, b.data), (a.indices, b.indices), (a.indptr, b.indptr)):
+            assert np.array_equal(x, y)
+
+
 def test_fit_rejects_mismatched_input():
     with pytest.raises(ValueError, match="texts but"):
         postlens.PostClassifier().fit(["a", "b"], ["hard_ad"])

@@ -37,7 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import ngrams
-from .estimator import Estimator
+from .estimator import Estimator, PostClassifierMixin
 from .model import ModelError, PostClassifier, _read_meta, _write_dir, _write_npz, log_softmax, softmax
 from .text import check_text, normalize_many
 
@@ -50,7 +50,7 @@ _META = "model.json"
 _FAST = "fast"
 
 
-class AccurateClassifier(Estimator):
+class AccurateClassifier(PostClassifierMixin, Estimator):
     """Label posts from n-grams and a sentence encoder's embedding, with calibrated probabilities.
 
     Parameters:
@@ -103,7 +103,7 @@ class AccurateClassifier(Estimator):
     def fit(self, texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None = None,
             sample_weight: Sequence[float] | None = None, own: Sequence[bool] | None = None,
             embeddings: np.ndarray | None = None) -> "AccurateClassifier":
-        """Fit the fast model, the head and the temperature on raw texts and label ids.
+        """Fit the fast model and the head on raw texts and label ids.
 
         ``groups``, ``sample_weight`` and ``own`` are as for :meth:`PostClassifier.fit`; the
         head weighs own posts ``own_weight`` each. ``embeddings`` (optional): the encoder's
@@ -123,7 +123,7 @@ class AccurateClassifier(Estimator):
         weight = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if own is not None:
             weight = np.where(np.asarray(own, dtype=bool), self.own_weight, weight)
-        # Out-of-fold head scores on the fast model's calibration folds, for the temperature.
+        # Out-of-fold head scores on the fast model's calibration folds: what train reports, check-labels reads.
         fold = self.fast_.cv_fold_
         oof = np.zeros((len(texts), len(self.classes_)))
         for k in range(int(fold.max()) + 1):
@@ -150,18 +150,6 @@ class AccurateClassifier(Estimator):
         head = log_softmax(X @ self.head_coef_.T + self.head_intercept_, axis=1)
         fast = log_softmax(self.fast_.decision_function_normalized(docs, enc) / self.fast_.temperature_, axis=1)
         return softmax(self._blend(head, fast) / self.temperature_, axis=1)
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Calibrated probabilities, one row per text, columns in ``classes_`` order."""
-        return self.predict_proba_normalized(normalize_many([check_text(t) for t in texts]))
-
-    def predict(self, texts: Sequence[str]) -> np.ndarray:
-        """The most likely label id of each text."""
-        return self.classes_[self.predict_proba(texts).argmax(axis=1)]
-
-    def score(self, texts: Sequence[str], labels: Sequence[str]) -> float:
-        """Accuracy on ``texts`` against ``labels``."""
-        return float(np.mean(self.predict(texts) == np.asarray(labels, dtype=object)))
 
     def transform(self, docs: Sequence[str]):
         """The fast part's feature matrix of normalised texts (what ``suggest`` spreads its picks by)."""

@@ -118,8 +118,8 @@ def adapt(source: str | os.PathLike, out: str | os.PathLike, *, sample: int = DE
         raise ArchiveError(f"{out}: is a file; adapt writes a model directory")
     if not out.parent.is_dir():
         raise ArchiveError(f"{out}: the directory {out.parent} does not exist")
+    archive = open_archive(source, text_column=text_column, encoding=encoding)  # a bad archive is said first
     teacher_model: Classifier = resolve_model(teacher)
-    archive = open_archive(source, text_column=text_column, encoding=encoding)
     where = str(source)
 
     # Pass 1: a key per distinct usable post (and its account); rejected rows to the errors file.

@@ -1,14 +1,13 @@
 """The public API: score one post, score many, assess an account's mix, load a model."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
+from itertools import chain
 from pathlib import Path
 from typing import Any, Union
-
-import operator
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -78,12 +77,12 @@ class PostScores(Sequence):
 
     Attributes:
         classes: the model's label ids, the column order of ``probabilities``.
-        labels: each post's label (a numpy array of ``str``).
+        labels: each post's label (a numpy array of ``str`` objects).
         probabilities: calibrated probabilities, a 2-D array with one row per post and one
             column per label of ``classes`` (float32, as the model computes them).
         user_values: each post's user value, 0-100 (float64).
         uncertain: whether the model is unsure of each post (bool).
-        languages: each post's language (a numpy array of ``str``).
+        languages: each post's language, ``"zh"``, ``"en"``, ``"ko"`` or ``"other"`` (a numpy array of ``str`` objects).
 
     ``to_frame()`` gives them as a pandas DataFrame, ``to_dict()`` as lists.
     """
@@ -108,13 +107,15 @@ class PostScores(Sequence):
         if not parts:
             return cls(model, classes, np.empty(0, dtype=object), np.empty(0, dtype=np.int64),
                        np.empty((0, len(classes)), dtype=np.float32), np.empty(0), np.empty(0, dtype=bool),
-                       np.empty(0, dtype="<U5"))
-        docs = np.empty(sum(len(p.docs) for p in parts), dtype=object)
-        docs[:] = [d for p in parts for d in p.docs] if len(parts) > 1 else parts[0].docs
-        cat = np.concatenate
-        return cls(model, parts[0].labels, docs, cat([p.best for p in parts]), cat([p.proba for p in parts]),
-                   cat([p.values for p in parts]), cat([p.uncertain for p in parts]),
-                   np.array([x for p in parts for x in p.languages], dtype=str))
+                       np.empty(0, dtype=object))
+        n, cat = sum(len(p.docs) for p in parts), np.concatenate
+
+        def strings(lists: Iterable[list[str]]) -> np.ndarray:
+            return np.fromiter(chain.from_iterable(lists), dtype=object, count=n)
+
+        return cls(model, parts[0].labels, strings(p.docs for p in parts), cat([p.best for p in parts]),
+                   cat([p.proba for p in parts]), cat([p.values for p in parts]), cat([p.uncertain for p in parts]),
+                   strings(p.languages for p in parts))
 
     def _take(self, key: Any) -> PostScores:
         return PostScores(self._model, self.classes, self._docs[key], self._best[key], self.probabilities[key],
@@ -122,7 +123,7 @@ class PostScores(Sequence):
 
     @cached_property
     def labels(self) -> np.ndarray:
-        labels = np.array(self.classes, dtype=str)[self._best]
+        labels = np.array(self.classes, dtype=object)[self._best]
         labels.flags.writeable = False
         return labels
 
@@ -228,13 +229,16 @@ class PostScores(Sequence):
 
 def _chunks(texts: Sequence[str]) -> Iterator[tuple[int, int]]:
     """``(start, end)`` of each batch to label: :data:`_CHUNK_ROWS` posts, or fewer that hold
-    about :data:`_CHUNK_CHARS` characters (at least one post)."""
-    n = len(texts)
-    ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=n))
-    start = 0
+    at most :data:`_CHUNK_CHARS` characters (at least one post)."""
+    n, start = len(texts), 0
     while start < n:
-        room = np.searchsorted(ends, (ends[start - 1] if start else 0) + _CHUNK_CHARS, side="right")
-        end = min(n, start + _CHUNK_ROWS, max(int(room), start + 1))
+        end = min(n, start + _CHUNK_ROWS)
+        if sum(map(len, texts[start:end])) > _CHUNK_CHARS:  # long posts: fewer of them
+            stop, chars = start + 1, len(texts[start])
+            while stop < end and chars + len(texts[stop]) <= _CHUNK_CHARS:
+                chars += len(texts[stop])
+                stop += 1
+            end = stop
         yield start, end
         start = end
 
@@ -294,11 +298,14 @@ def score_many(texts: Iterable[str], *, model: ModelLike = None,
     _refuse_table(texts, "score_many")
     profile = resolve_profile(profile)
     items = list(texts.tolist() if hasattr(texts, "tolist") else texts)
-    for i, text in enumerate(items):
-        try:
-            check_text(text)
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"post #{i}: {exc}") from None
+    # All plain strings with some text? (Checked in C: 4 times faster than check_text post by post.)
+    # If not, find the first bad post and name it.
+    if not (set(map(type, items)) <= {str} and all(items) and not any(map(str.isspace, items))):
+        for i, text in enumerate(items):
+            try:
+                check_text(text)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"post #{i}: {exc}") from None
     return _scores(resolve_model(model), items, profile)
 
 

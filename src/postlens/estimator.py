@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-__all__ = ["Estimator"]
+__all__ = ["Estimator", "PostClassifierMixin"]
 
 
 class Estimator:
@@ -53,3 +53,24 @@ class Estimator:
         defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
         changed = [f"{k}={v!r}" for k, v in self.get_params(deep=False).items() if defaults.get(k) != v]
         return f"{type(self).__name__}({', '.join(changed)})"
+
+
+class PostClassifierMixin:
+    """``predict_proba`` / ``predict`` / ``score`` on raw texts, from a classifier's ``classes_`` and
+    ``predict_proba_normalized`` (probabilities of texts already normalised)."""
+
+    def predict_proba(self, texts: Any) -> Any:
+        """Calibrated probabilities, one row per text, columns in ``classes_`` order."""
+        from .text import check_text, normalize_many
+
+        return self.predict_proba_normalized(normalize_many([check_text(t) for t in texts]))  # type: ignore[attr-defined]
+
+    def predict(self, texts: Any) -> Any:
+        """The most likely label id of each text."""
+        return self.classes_[self.predict_proba(texts).argmax(axis=1)]  # type: ignore[attr-defined]
+
+    def score(self, texts: Any, labels: Any) -> float:
+        """Accuracy on ``texts`` against ``labels`` (as scikit-learn classifiers score)."""
+        import numpy as np
+
+        return float(np.mean(self.predict(texts) == np.asarray(labels, dtype=object)))

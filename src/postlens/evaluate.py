@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from .corpus import LabelledPost
-from .model import PostClassifier
+from .core import Classifier
 from . import ngrams
 from .text import languages
 
@@ -57,7 +57,7 @@ class EvalReport:
         return "\n".join(lines)
 
 
-def evaluate(model: PostClassifier, posts: Sequence[LabelledPost]) -> EvalReport:
+def evaluate(model: Classifier, posts: Sequence[LabelledPost]) -> EvalReport:
     """Score ``model`` on ``posts``. Raises ``ValueError`` if a post's label is not one the model knows."""
     if not posts:
         raise ValueError("no labelled posts to evaluate")

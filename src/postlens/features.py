@@ -28,6 +28,8 @@ from .ngrams import Encoded, feature_text
 __all__ = ["CharNgrams", "WordNgrams", "CueFeatures", "PostFeatures", "feature_text", "Grams"]
 
 _CHAR_SALT, _WORD_SALT = 0, 100
+#: Characters :meth:`PostFeatures.counts` hashes at a time (bounds its memory, about 270 MB).
+COUNT_BATCH_CHARS = 2**21
 _ROLL, _MIX32 = np.uint32(0x01000193), np.uint32(0x9E3779B1)  # FNV prime; golden-ratio multiplier
 
 Grams = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -257,10 +259,29 @@ class PostFeatures(Estimator):
         self.word_ = WordNgrams(self.word_ngrams, self.n_features, self.min_df)
 
     def counts(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
-        """The stateless part: raw char counts, word counts and cue values of ``texts``."""
+        """The stateless part: raw char counts, word counts and cue values of ``texts``.
+
+        Counted in batches of about :data:`COUNT_BATCH_CHARS` characters, then stacked: hashing
+        a batch takes about 130 bytes per character for a moment, so a whole training set at once
+        took several GB (each post's counts are its own, so the result is the same).
+        """
         if not hasattr(self, "char_"):
             self._blocks()
         texts = list(texts)
+        ends = (np.flatnonzero(np.diff(np.cumsum([len(t) for t in texts]) // COUNT_BATCH_CHARS)) + 1).tolist()
+        if not ends:
+            return self._counts(texts)
+        blocks: list[list[sp.csr_matrix] | None] = [[], [], []]
+        for a, b in zip([0, *ends], [*ends, len(texts)]):
+            for parts, block in zip(blocks, self._counts(texts[a:b])):
+                parts.append(block)
+        stacked = []
+        for k in range(3):  # a block's batches are let go as soon as it is stacked
+            stacked.append(sp.vstack(blocks[k], format="csr"))
+            blocks[k] = None
+        return stacked[0], stacked[1], stacked[2]
+
+    def _counts(self, texts: list[str]) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
         enc = ngrams.encode(texts)
         return self.char_.counts(enc), self.word_.counts(enc), sp.csr_matrix(cue_values(texts, enc))
 
@@ -271,14 +292,18 @@ class PostFeatures(Estimator):
         self.word_.fit_counts(counts[1])
         return self
 
-    def weigh(self, counts: tuple[sp.csr_matrix, ...]) -> sp.csr_matrix:
-        """Turn :meth:`counts` into the feature matrix ``[char | word | cue]``."""
+    def weigh(self, counts: tuple[sp.csr_matrix, ...], dtype: type = np.float32) -> sp.csr_matrix:
+        """Turn :meth:`counts` into the feature matrix ``[char | word | cue]``.
+
+        The values are float32 products; ``dtype=np.float64`` stores those same values as float64
+        (what a scikit-learn fit converts them to: asked for here, no float32 copy is kept beside).
+        """
         char, word, cue = counts
         return sp.hstack([
             self.char_.weigh(char) * self.char_weight,
             self.word_.weigh(word) * self.word_weight,
             cue * self.cue_weight,
-        ], format="csr", dtype=np.float32)
+        ], format="csr", dtype=dtype)
 
     def blocks(self, texts: Sequence[str], enc: Encoded | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
         """The three weighted blocks of ``texts`` (char, word as sparse; cues dense), for fast products."""

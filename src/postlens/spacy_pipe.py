@@ -4,7 +4,7 @@ The factory is registered through the ``spacy_factories`` entry point, so any sp
 can use it once postlens is installed, without importing postlens first::
 
     nlp = spacy.blank("zh")
-    nlp.add_pipe("postlens")                       # or config={"model": "path/to/model"}
+    nlp.add_pipe("postlens")                       # or config={"model": "postlens-accurate"} or a directory
     nlp("限时5折！点击链接立即抢购").cats            # {"hard_ad": 0.99, ...}
 
 ``nlp.pipe`` labels documents in batches, as fast as :func:`postlens.score_many`.
@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .model import PostClassifier
+from .core import Classifier
 
 __all__ = ["PostlensCategorizer", "make_postlens"]
 
@@ -24,7 +24,7 @@ __all__ = ["PostlensCategorizer", "make_postlens"]
 class PostlensCategorizer:
     """Sets ``doc.cats`` to postlens's calibrated probability of each label (they sum to 1)."""
 
-    def __init__(self, name: str, model: PostClassifier, batch_size: int = 1024):
+    def __init__(self, name: str, model: Classifier, batch_size: int = 1024):
         self.name, self.model, self.batch_size = name, model, batch_size
         self.labels = [str(c) for c in model.classes_]
 
@@ -58,7 +58,7 @@ class PostlensCategorizer:
 
 @Language.factory("postlens", default_config={"model": None, "batch_size": 1024})
 def make_postlens(nlp: Language, name: str, model: str | None, batch_size: int) -> PostlensCategorizer:
-    """Build the component; ``model`` is a model directory (default: the shipped model)."""
-    from .api import load_model
+    """Build the component; ``model`` is a shipped model's name or a model directory (default: ``postlens-base``)."""
+    from .core import load_model
 
     return PostlensCategorizer(name, load_model(model), batch_size)
