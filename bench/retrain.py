@@ -8,14 +8,14 @@ In one run it prints:
 
 1. Training time: `postlens train FILE --out DIR` (the command a user runs, start-up included,
    with the cross-validation report and the comparison with the shipped model) on 2,000 /
-   10,000 / 50,000 posts, wall-clock and peak RSS of the main process (the fold models are
-   fitted in forked worker processes, which this does not count). The posts are drawn from the shipped corpus;
-   beyond its size, perturbed copies are added (numbers changed, an emoji, tag or link added),
-   so they time the code, not the quality. With ``--memory``, the whole process tree is sampled
+   10,000 / 50,000 posts, wall-clock and peak RSS of the largest single process: the main one or a
+   forked worker fitting a fold model (``wait4`` reports the most any of them held, not their sum).
+   The posts are drawn from the shipped corpus; beyond its size, perturbed copies are added
+   (numbers changed, an emoji, tag or link added), so they time the code, not the quality. With ``--memory``, the whole process tree is sampled
    from ``/proc`` every 0.2 s instead (the main process and the forked fold fits, added up): the
    peak of the summed RSS (pages the forked children share with the parent counted once per
    process, so an over-statement), the peak of the summed PSS (shared pages divided among the
-   processes sharing them: what the run really holds), and the main process's own peak.
+   processes sharing them: what the run really holds), and the largest single process's peak.
 2. A learning curve on ../shared/eval/dev.jsonl (real posts, never trained on by the shipped
    model): dev is split in two halves, stratified by label (each label's posts in the order of
    a hash of their text). From one half, the first 20, 50, 100 and 200 posts of each label (as
@@ -79,7 +79,8 @@ def training_set(n: int, seed: int = 0) -> list[LabelledPost]:
 
 
 def run_train(args: list[str]) -> tuple[float, int]:
-    """Wall-clock seconds and peak RSS (bytes) of one `postlens train` process."""
+    """Wall-clock seconds and peak RSS (bytes) of the largest process of one `postlens train` run
+    (``wait4``'s ``ru_maxrss`` covers the forked workers it waited for)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err:
@@ -105,8 +106,9 @@ def pss(pid: int) -> int:
 
 
 def run_train_tree(args: list[str], every: float = 0.2) -> tuple[float, int, int, int, int]:
-    """Wall-clock seconds, peak summed RSS and peak summed PSS of the process tree, the main
-    process's peak RSS, and the most processes seen, of one `postlens train` run."""
+    """Wall-clock seconds, peak summed RSS and peak summed PSS of the process tree, the peak RSS of
+    its largest single process (``wait4``'s, which covers the children waited for), and the most
+    processes seen, of one `postlens train` run."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     start = time.perf_counter()
     peak_rss = peak_pss = processes = 0
@@ -209,7 +211,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         if args.sizes and args.memory:
             print("| posts | `postlens train` wall-clock | peak RSS, process tree (summed) | peak PSS, process tree "
-                  "| peak RSS, main process | processes |")
+                  "| peak RSS, largest process | processes |")
             print("|---:|---:|---:|---:|---:|---:|")
             for n in args.sizes:
                 data = write_jsonl(tmp / f"train{n}.jsonl", training_set(n))

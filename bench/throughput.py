@@ -4,10 +4,12 @@
     python bench/throughput.py --n 100000           # quicker
     python bench/throughput.py --api-only --profile # only the Python API against fastText, then a profile
 
-fastText is a bench-only dependency: ``pip install fasttext-wheel`` (0.9.2; with numpy 2 only its
-predict on a list works, which is all this uses; ``fasttext-numpy2`` is the same library). Builds a synthetic archive by sampling tweet-length
-posts (at most 280 characters) from the training corpus and perturbing each one (numbers
-changed; an emoji, tag, link or handle added or the last word cut; case changed). Then:
+fastText is a bench-only dependency: ``pip install fasttext-wheel`` (0.9.2; with numpy 2 only
+its predict on a list works, which is all this uses; ``fasttext-numpy2`` is the same library).
+
+Builds a synthetic archive by sampling tweet-length posts (at most 280 characters) from the
+training corpus and perturbing each one (numbers changed; an emoji, tag, link or handle added
+or the last word cut; case changed). Then:
 
 - in this process, pinned to one core, ``--repeats`` alternating rounds on the first
   ``--paired-n`` posts (100,000), each round in another order:
@@ -19,7 +21,8 @@ changed; an emoji, tag, link or handle added or the last word cut; case changed)
   the corpus with one thread and 25 epochs: with character n-grams 1-3 and word bigrams
   (``minn=1, maxn=3, wordNgrams=2``; postlens reads character n-grams too, and fastText
   without them cannot read Chinese) and at fastText's supervised defaults (dim 100, words
-  only: no character n-grams). The medians, each run's spread and the median of the paired
+  only: no character n-grams; 25 epochs rather than its 5, which changes its F1, not its
+  speed). The medians, each run's spread and the median of the paired
   ratios (score_many / fastText in the same round) are printed, by the wall clock and per
   second of this process's CPU time (which leaves out the time other processes held the core);
 - unless ``--api-only``: `postlens label ARCHIVE.jsonl -o OUT.csv --jobs 1` and `--jobs <all

@@ -169,6 +169,17 @@ def test_resume_refuses_a_same_size_edit_with_the_mtime_restored(tmp_path, monke
         postlens.label_file(src, out, jobs=1, resume=True)
 
 
+def test_resume_refuses_another_guideline_profile(tmp_path, monkeypatch):
+    """The user values of the parts already written follow the profile of the interrupted run."""
+    src = _write_jsonl(tmp_path / "in.jsonl", _rows(30))
+    out = tmp_path / "out.csv"
+    _interrupted_run(src, out, monkeypatch)
+    with pytest.raises(ArchiveError, match="the guideline profile changed since the interrupted run"):
+        postlens.label_file(src, out, jobs=1, resume=True, profile="ecommerce")
+    summary = postlens.label_file(src, out, jobs=1, resume=True)  # the same run: continued
+    assert summary.rows_read == 30 and summary.labelled == 30
+
+
 def test_archive_fingerprint_lives_in_archive():
     import importlib
 

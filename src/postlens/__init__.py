@@ -10,7 +10,7 @@ Labels posts as brand news, hard ad, service, user-interest or community content
 """
 from .accurate import AccurateClassifier
 from .adapt import AdaptReport, adapt
-from .api import MixReport, PostScore, assess, default_model_path, load_model, score, score_many
+from .api import MixReport, PostScore, PostScores, assess, default_model_path, load_model, score, score_many
 from .archive import ArchiveError, Rejected
 from .batch import LabelledArchive, LabelSummary, label_archive, label_batch, label_file, label_frame
 from .core import SHIPPED_MODELS
@@ -29,7 +29,7 @@ __all__ = [
     "score", "score_many", "assess", "load_model", "default_model_path", "SHIPPED_MODELS",
     "label_archive", "label_file", "label_batch", "label_frame", "LabelledArchive", "LabelSummary", "Rejected", "ArchiveError",
     "train", "TrainReport", "adapt", "AdaptReport", "check_labels", "suggest", "DataError",
-    "PostScore", "MixReport", "Finding", "GuidelineProfile", "BALANCED", "load_profile", "ProfileError",
+    "PostScore", "PostScores", "MixReport", "Finding", "GuidelineProfile", "BALANCED", "load_profile", "ProfileError",
     "PostClassifier", "AccurateClassifier", "ModelError", "EncoderError", "LABELS", "TAXONOMY", "Label",
     "normalize", "detect_language", "__version__",
 ]

@@ -197,6 +197,8 @@ class AccurateClassifier(PostClassifierMixin, Estimator):
         meta = _read_meta(meta_path)
         if not isinstance(meta, dict) or meta.get("kind") != "accurate":
             raise ModelError(f"{meta_path}: not a postlens accurate model")
+        if "format_version" not in meta:
+            raise ModelError(f"{meta_path}: format_version is missing; the file is damaged or not written by postlens")
         if meta.get("format_version") != ACCURATE_FORMAT_VERSION:
             raise ModelError(f"{path}: accurate model format {meta.get('format_version')!r} is not one this "
                              f"postlens reads ({ACCURATE_FORMAT_VERSION}); upgrade postlens to use it")

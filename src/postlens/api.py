@@ -57,9 +57,9 @@ def default_model_path() -> Path:
 
 
 #: ``score_many`` labels at most this many posts, and about this many characters, at a time (as
-#: ``postlens label`` does): arrays of that size stay in the CPU's caches, which makes a batch of
-#: 100,000 posts about half again as fast as one pass over all of them, and long posts do not
-#: make one huge batch (the features take about 100 bytes per character of text).
+#: ``postlens label`` does): arrays of that size stay in the CPU's caches, which makes 100,000
+#: posts about 1.5 times as fast as one pass over all of them, and long posts do not make one
+#: huge batch (the features take about 100 bytes per character of text).
 _CHUNK_ROWS = 2048
 _CHUNK_CHARS = 256 << 10
 
@@ -72,8 +72,9 @@ class PostScores(Sequence):
     its ``evidence`` worked out when that is read; ``len(scores)`` counts the posts; a slice,
     an array of positions or a boolean mask (``scores[scores.uncertain]``) gives another
     ``PostScores``; a ``PostScores`` equals a list of the same :class:`PostScore` objects
-    (``score_many(texts) == [score(t) for t in texts]``); ``scores + [...]`` gives a list.
-    It is not a ``list``: ``tolist()`` makes one. The columns, one entry per post:
+    (``scores == scores.tolist()``; each is what :func:`score` gives for that post, but for the
+    last bits of the float32 probabilities, which a batch sums in another order); ``scores + [...]``
+    gives a list. It is not a ``list``: ``tolist()`` makes one. The columns, one entry per post:
 
     Attributes:
         classes: the model's label ids, the column order of ``probabilities``.
@@ -298,9 +299,11 @@ def score_many(texts: Iterable[str], *, model: ModelLike = None,
     _refuse_table(texts, "score_many")
     profile = resolve_profile(profile)
     items = list(texts.tolist() if hasattr(texts, "tolist") else texts)
-    # All plain strings with some text? (Checked in C: 4 times faster than check_text post by post.)
-    # If not, find the first bad post and name it.
-    if not (set(map(type, items)) <= {str} and all(items) and not any(map(str.isspace, items))):
+    try:  # all strings with some text? (checked in C: 3 times faster than check_text post by post)
+        usable = all(map(str.strip, items))
+    except TypeError:  # not a str
+        usable = False
+    if not usable:  # name the first post that is not
         for i, text in enumerate(items):
             try:
                 check_text(text)

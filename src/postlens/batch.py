@@ -247,7 +247,8 @@ class LabelSummary:
 _MARKER = ".postlens-parts"  # in every parts directory postlens makes: no other directory is ever deleted
 #: What the keys of a resume's identity are, for the message when one changed.
 _IDENTITY = {"path": "the input's path", "bytes": "its size", "sha256_sampled": "its content",
-             "mtime_ns": "its modification time", "text_column": "--text-column", "model": "the model"}
+             "mtime_ns": "its modification time", "text_column": "--text-column", "model": "the model",
+             "format": "the output format", "profile": "the guideline profile"}
 
 
 def _fingerprint(path: Path) -> dict:
@@ -359,6 +360,8 @@ def label_file(source: str | os.PathLike, output: str | os.PathLike | None, *, t
     _refuse_own_files(source, out)
     identity = {**(_fingerprint(Path(source)) if archive.total_bytes is not None or Path(source).is_dir() else {}),
                 "text_column": text_column, "model": _model_id(model), "format": fmt}
+    if profile is not None:  # the user values follow it (absent, as in manifests written before it was checked: the model's)
+        identity["profile"] = profile.to_dict()
     with _locked(out):
         return _label_to_file(archive, out, fmt, identity, model, profile, jobs, resume, progress, log, started)
 

@@ -15,7 +15,7 @@ plain numpy arrays (:meth:`PostFeatures.get_state` / :meth:`PostFeatures.from_st
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,7 +28,7 @@ from .ngrams import Encoded, feature_text
 __all__ = ["CharNgrams", "WordNgrams", "CueFeatures", "PostFeatures", "feature_text", "Grams"]
 
 _CHAR_SALT, _WORD_SALT = 0, 100
-#: Characters :meth:`PostFeatures.counts` hashes at a time (bounds its memory, about 270 MB).
+#: Characters :meth:`PostFeatures.counts` hashes at a time (bounds its memory: about 170 MB beyond the counts).
 COUNT_BATCH_CHARS = 2**21
 _ROLL, _MIX32 = np.uint32(0x01000193), np.uint32(0x9E3779B1)  # FNV prime; golden-ratio multiplier
 
@@ -84,7 +84,7 @@ class _HashedNgrams(Estimator):
 
     def weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         """TF × IDF of :meth:`counts`, each row divided by the root of its Σ tf·idf²."""
-        x = counts.astype(np.float32).tocsr(copy=True)
+        x = counts.tocsr().astype(np.float32, copy=True)  # one copy (astype(...).tocsr(copy=True) made two)
         idf = self.idf_[x.indices]
         rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
         norm2 = np.bincount(rows, weights=x.data * idf * idf, minlength=x.shape[0])
@@ -262,8 +262,8 @@ class PostFeatures(Estimator):
         """The stateless part: raw char counts, word counts and cue values of ``texts``.
 
         Counted in batches of about :data:`COUNT_BATCH_CHARS` characters, then stacked: hashing
-        a batch takes about 130 bytes per character for a moment, so a whole training set at once
-        took several GB (each post's counts are its own, so the result is the same).
+        a batch takes about 80 bytes per character for a moment, so a whole training set at once
+        took GBs (each post's counts are its own, so the result is the same).
         """
         if not hasattr(self, "char_"):
             self._blocks()
@@ -292,18 +292,20 @@ class PostFeatures(Estimator):
         self.word_.fit_counts(counts[1])
         return self
 
-    def weigh(self, counts: tuple[sp.csr_matrix, ...], dtype: type = np.float32) -> sp.csr_matrix:
+    def weigh(self, counts: Iterable[sp.csr_matrix], dtype: type = np.float32) -> sp.csr_matrix:
         """Turn :meth:`counts` into the feature matrix ``[char | word | cue]``.
 
         The values are float32 products; ``dtype=np.float64`` stores those same values as float64
         (what a scikit-learn fit converts them to: asked for here, no float32 copy is kept beside).
+        ``counts`` may be a generator (e.g. of row subsets): each block is let go once weighed.
         """
-        char, word, cue = counts
-        return sp.hstack([
-            self.char_.weigh(char) * self.char_weight,
-            self.word_.weigh(word) * self.word_weight,
-            cue * self.cue_weight,
-        ], format="csr", dtype=dtype)
+        blocks = iter(counts)
+        char = self.char_.weigh(next(blocks))
+        char.data *= self.char_weight  # in place: what `char * weight` gives, without a second copy
+        word = self.word_.weigh(next(blocks))
+        word.data *= self.word_weight
+        cue = (next(blocks) * self.cue_weight).astype(np.float32, copy=False)
+        return sp.hstack([char, word, cue], format="csr", dtype=dtype)
 
     def blocks(self, texts: Sequence[str], enc: Encoded | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
         """The three weighted blocks of ``texts`` (char, word as sparse; cues dense), for fast products."""

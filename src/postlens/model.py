@@ -138,6 +138,7 @@ class PostClassifier(PostClassifierMixin, Estimator):
         copied = np.array([m != d and bool(m) for m, d in zip(masked, docs)])
         counts = self._features().counts(docs + [m for m, c in zip(masked, copied) if c])
         del masked  # the fold fits are forked from this process: what it still holds, each of them maps
+        n_rows = counts[0].shape[0]
         copy_of = np.flatnonzero(copied)  # copy k is of post copy_of[k], at row len(docs) + k
         copy_row = np.full(len(docs), -1)
         copy_row[copy_of] = len(docs) + np.arange(len(copy_of))
@@ -150,7 +151,9 @@ class PostClassifier(PostClassifierMixin, Estimator):
             rows = np.concatenate([idx, copies])
             weights = np.concatenate([weight[idx], self.masked_copy_weight * weight[copy_of[copies - len(docs)]]])
             y_rows = np.concatenate([y_idx[idx], y_idx[copy_of[copies - len(docs)]]])
-            x = feats.weigh(tuple(block[rows] for block in counts), dtype=np.float64)  # what liblinear reads: not copied again
+            every = len(rows) == n_rows and bool((rows == np.arange(n_rows)).all())  # the final model's fit
+            # Float64, what liblinear reads (so not converted again beside); one block's row subset at a time.
+            x = feats.weigh((block if every else block[rows] for block in counts), dtype=np.float64)
             lin = self._linear().fit(x, y_rows, sample_weight=weights)
             del x
             coef, intercept = lin.coef_, lin.intercept_
