@@ -177,18 +177,10 @@ def retrain(splits: int, per_label: int) -> None:
 
 def _peak_rss_of_tree(proc: subprocess.Popen, stop: threading.Event, peak: list[int]) -> None:
     """Sample the summed RSS of ``proc`` and its descendants every 0.2 s."""
+    from throughput import rss, tree
+
     while not stop.is_set():
-        total, pids = 0, [proc.pid]
-        while pids:
-            pid = pids.pop()
-            try:
-                with open(f"/proc/{pid}/status") as f:
-                    total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) * 1024
-                with open(f"/proc/{pid}/task/{pid}/children") as f:
-                    pids += [int(c) for c in f.read().split()]
-            except (OSError, StopIteration):
-                pass
-        peak[0] = max(peak[0], total)
+        peak[0] = max(peak[0], sum(map(rss, tree(proc.pid))))
         stop.wait(0.2)
 
 

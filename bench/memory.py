@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from postlens.corpus import read_labelled  # noqa: E402
+from throughput import rss, tree  # noqa: E402
 
 
 def build_archive(path: Path, n: int, post_bytes: int, seed: int = 0) -> int:
@@ -46,30 +47,6 @@ def build_archive(path: Path, n: int, post_bytes: int, seed: int = 0) -> int:
             f.write(orjson.dumps({"id": i, "account": f"acct{i % 300}", "date": f"2024-{i % 12 + 1:02d}-01",
                                   "text": text}, option=orjson.OPT_APPEND_NEWLINE))
     return path.stat().st_size
-
-
-def tree(root: int) -> list[int]:
-    """``root`` and all its descendants (from /proc/PID/task/TID/children)."""
-    found, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        found.append(pid)
-        try:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{tid}/children") as f:
-                    stack.extend(map(int, f.read().split()))
-        except (OSError, ValueError):  # the process ended meanwhile
-            continue
-    return found
-
-
-def rss(pid: int) -> int:
-    """Resident memory of ``pid`` in bytes (0 if it has ended)."""
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        return 0
 
 
 def run_label(archive: Path, out: Path, jobs: int | None, every: float) -> tuple[float, int, int]:

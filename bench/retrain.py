@@ -50,9 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from memory import rss, tree  # noqa: E402
 from postlens.corpus import LabelledPost, read_labelled  # noqa: E402
-from throughput import perturb  # noqa: E402
+from throughput import perturb, rss, tree  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 

@@ -93,21 +93,33 @@ def build_archive(path: Path, n: int, seed: int = 0) -> list[str]:
     return texts
 
 
-def _tree_rss(root: int) -> int:
-    """Resident memory (bytes) of ``root`` and all its descendants, from /proc (cheap: only the tree is read)."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    total, stack = 0, [root]
+def tree(root: int) -> list[int]:
+    """``root`` and all its descendants (from /proc/PID/task/TID/children)."""
+    found, stack = [], [root]
     while stack:
         pid = stack.pop()
+        found.append(pid)
         try:
-            with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * page
             for tid in os.listdir(f"/proc/{pid}/task"):
                 with open(f"/proc/{pid}/task/{tid}/children") as f:
                     stack.extend(map(int, f.read().split()))
         except (OSError, ValueError):  # the process ended meanwhile
             continue
-    return total
+    return found
+
+
+def rss(pid: int) -> int:
+    """Resident memory of ``pid`` in bytes (0 if it has ended)."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def _tree_rss(root: int) -> int:
+    """Resident memory (bytes) of ``root`` and all its descendants."""
+    return sum(map(rss, tree(root)))
 
 
 CORE = min(os.sched_getaffinity(0))  # the one core single-threaded runs are pinned to

@@ -268,6 +268,29 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
 
 
+def _kill_and_expect_no_orphans(proc: subprocess.Popen, settle: float = 0.0) -> None:
+    """Once ``proc`` has 2 worker processes, kill -9 it and check that its workers are gone within 10 s."""
+    workers: set[int] = set()
+    try:
+        _wait_for(lambda: len(_children(proc.pid)) >= 2 or proc.poll() is not None)
+        assert proc.poll() is None, proc.communicate()
+        workers = _children(proc.pid)
+        time.sleep(settle)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        end = time.monotonic() + 10
+        while any(map(_alive, workers)) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)]
+    finally:
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux") or not Path("/proc/self/task").is_dir(), reason="needs /proc")
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="--jobs 2 needs 2 cores")
 def test_workers_exit_when_the_main_process_is_killed(tmp_path):
@@ -278,25 +301,7 @@ def test_workers_exit_when_the_main_process_is_killed(tmp_path):
             "batch._advance = advance\n"
             f"sys.exit(main(['label', {str(src)!r}, '-o', {str(tmp_path / 'out.csv')!r}, '--jobs', '2', '--quiet']))\n")
     proc = _python(code)
-    workers: set[int] = set()
-    try:
-        _wait_for(lambda: len(_children(proc.pid)) >= 2 or proc.poll() is not None)
-        assert proc.poll() is None, proc.communicate()
-        workers = _children(proc.pid)
-        time.sleep(0.5)  # the workers are idle, waiting for chunks
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        end = time.monotonic() + 10
-        while any(map(_alive, workers)) and time.monotonic() < end:
-            time.sleep(0.1)
-        assert not [pid for pid in workers if _alive(pid)]
-    finally:
-        for pid in workers:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    _kill_and_expect_no_orphans(proc, settle=0.5)  # the workers are idle, waiting for chunks
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or not Path("/proc/self/task").is_dir(), reason="needs /proc")
@@ -305,24 +310,7 @@ def test_training_workers_exit_when_the_main_process_is_killed():
     """The fold fits of `postlens train` run in forked workers: after a kill -9 of train they finished
     their fit, then waited for more work forever, holding their memory (GBs on a big training set)."""
     proc = _python("import time; from postlens import model; model._map_forked(lambda a: time.sleep(60), [1, 2])")
-    workers: set[int] = set()
-    try:
-        _wait_for(lambda: len(_children(proc.pid)) >= 2 or proc.poll() is not None)
-        assert proc.poll() is None, proc.communicate()
-        workers = _children(proc.pid)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        end = time.monotonic() + 10
-        while any(map(_alive, workers)) and time.monotonic() < end:
-            time.sleep(0.1)
-        assert not [pid for pid in workers if _alive(pid)]
-    finally:
-        for pid in workers:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    _kill_and_expect_no_orphans(proc)
 
 
 # ---- 12: memory bounded by bytes, --jobs capped ----------------------------------------------------------
