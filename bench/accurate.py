@@ -97,11 +97,35 @@ def dev_report() -> None:
         c = r.calibration
         print(f"| {name} | {r.macro_f1:.3f} | {r.by_language['en']:.3f} | {r.by_language['zh']:.3f} | {r.accuracy:.3f} "
               f"| {c['ece']:.3f} | {c['wrong_flagged']:.0%} | {c['flagged']:.0%} |")
+    from retrain import random_halves
+
+    from postlens.evaluate import calibration, report
+
+    names = ("postlens-base", "postlens-accurate")
+    proba = {name: load_model(name).predict_proba([p.text for p in dev]) for name in names}
+    classes = np.array(sorted({p.label for p in dev}), dtype=object)
+    where = {id(p): i for i, p in enumerate(dev)}
+    print("\n6 random label-stratified half-splits of dev (12 halves): mean ± standard error over the halves\n")
+    print("| model | macro-F1 | lowest | highest | ECE | wrong labels flagged |\n|---|---:|---:|---:|---:|---:|")
+    for name in names:
+        f1s, eces, flagged = [], [], []
+        for seed in range(6):
+            for half in random_halves(dev, seed):
+                idx = [where[id(p)] for p in half]
+                pred = classes[proba[name][idx].argmax(axis=1)]
+                f1s.append(report(half, pred, list(classes)).macro_f1)
+                c = calibration(proba[name][idx], pred == np.array([p.label for p in half], dtype=object),
+                                load_model(name).uncertain_below)
+                eces.append(c["ece"])
+                flagged.append(c["wrong_flagged"])
+        se = statistics.stdev(f1s) / len(f1s) ** 0.5
+        print(f"| {name} | {statistics.mean(f1s):.3f} ± {se:.3f} | {min(f1s):.3f} | {max(f1s):.3f} | "
+              f"{statistics.mean(eces):.3f} | {statistics.mean(flagged):.0%} |")
     rows = [json.loads(line) for line in open(DEV, encoding="utf-8")]
     sources = sorted({r["source"].split("/")[0] for r in rows})
     print("\naccuracy by source\n\n| source | posts | " + " | ".join(("postlens-base", "postlens-accurate")) + " |")
     print("|---|---:|---:|---:|")
-    preds = {name: load_model(name).predict([r["text"] for r in rows]) for name in ("postlens-base", "postlens-accurate")}
+    preds = {name: classes[proba[name].argmax(axis=1)] for name in names}  # dev.jsonl's rows, in order
     for s in sources:
         idx = [i for i, r in enumerate(rows) if r["source"].split("/")[0] == s]
         print(f"| {s} | {len(idx)} | " + " | ".join(f"{np.mean([preds[n][i] == rows[i]['label'] for i in idx]):.2f}"
