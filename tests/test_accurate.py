@@ -169,6 +169,7 @@ def test_adapt_an_archive(tmp_path):
     errors = [json.loads(line) for line in open(str(tmp_path / "adapted") + ".errors.jsonl", encoding="utf-8")]
     assert len(errors) == 1 and errors[0]["row"] == 6 and errors[0]["line"] == 7
     assert postlens.score("限时特价，点击购买", model=tmp_path / "adapted").label == "hard_ad"
+    assert meta["taught"]["posts"] == 6 and adapted["teacher_read_archive_shift"] is True
     # the same archive gives the same model
     postlens.adapt(path, tmp_path / "again", sample=6)
     assert (tmp_path / "again" / "weights.npz").read_bytes() == (tmp_path / "adapted" / "weights.npz").read_bytes()
@@ -177,6 +178,63 @@ def test_adapt_an_archive(tmp_path):
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "o.csv.model" / "model.json").is_file()
     assert len(list(csv.DictReader(open(tmp_path / "o.csv", encoding="utf-8")))) == 9
+
+
+@needs_encoder
+def test_an_adapted_model_gives_the_teachers_probabilities_of_the_posts_it_was_taught(accurate, tmp_path):
+    from postlens.text import normalize_many
+
+    texts = ["新品杨枝甘露第二杯半价，今天下单立减5元", "@sam so sorry, DM us your booking ref",
+             "夏天怎么喝水才健康？营养师教你3招", "Tell us your dream destination 👇", "公司完成B轮融资，将开设100家新店"]
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts),
+                                      encoding="utf-8")
+    model, _ = postlens.adapt(tmp_path / "a.jsonl", tmp_path / "m", sample=100)
+    docs = normalize_many(texts)
+    X = accurate.embed(docs)
+    teacher = accurate.predict_proba_normalized(docs, embeddings=X, archive=X)
+    student = load_model(tmp_path / "m")
+    # on the posts it learnt from, the student's own probabilities are near 1 whatever the teacher thought
+    assert np.allclose(student.predict_proba(texts), teacher, atol=1e-6)
+    assert np.array_equal(student.predict(texts), accurate.classes_[teacher.argmax(axis=1)])
+    assert not np.allclose(student.predict_proba(["Our new store opens Monday"])[0], teacher, atol=1e-3)
+    assert all(t not in (tmp_path / "m" / "model.json").read_text(encoding="utf-8") for t in texts)
+
+
+@needs_encoder
+def test_the_head_undoes_a_shift_of_the_whole_archive(accurate):
+    from postlens.text import normalize_many
+
+    docs = normalize_many(POSTS)
+    X = accurate.embed(docs)
+    archive = np.tile(X, (2000, 1))
+    v = np.random.default_rng(0).normal(size=X.shape[1]).astype(np.float32)
+    v *= 0.3 / np.linalg.norm(v)
+    moved = accurate.predict_proba_normalized(docs, embeddings=X + v, archive=archive + v)
+    assert np.allclose(moved, accurate.predict_proba_normalized(docs, embeddings=X, archive=archive), atol=0.01)
+    assert not np.allclose(moved, accurate.predict_proba_normalized(docs, embeddings=X + v), atol=0.01)
+    # an archive like the training posts moves nothing; a one-post archive barely anything
+    same = np.tile(accurate.embedding_mean_, (3, 1))
+    plain = accurate.predict_proba_normalized(docs, embeddings=X)
+    assert np.allclose(accurate.predict_proba_normalized(docs, embeddings=X, archive=same), plain, atol=1e-6)
+
+
+@needs_encoder
+def test_a_head_without_its_training_mean_still_loads(tmp_path):
+    from postlens.model import _write_npz
+
+    path = _copy(tmp_path)
+    with np.load(path / "head.npz") as npz:
+        assert sorted(npz.files) == ["coef", "intercept", "mean"]
+        blob = _write_npz({"coef": npz["coef"], "intercept": npz["intercept"]})
+    (path / "head.npz").write_bytes(blob)
+    meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
+    meta["head_sha256"] = hashlib.sha256(blob).hexdigest()
+    (path / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    old = load_model(path)
+    assert old.embedding_mean_ is None
+    X = old.embed(["hello"])
+    assert np.allclose(old.predict_proba_normalized(["hello"], embeddings=X, archive=X + 1),
+                       old.predict_proba_normalized(["hello"], embeddings=X))
 
 
 def test_adapt_refuses_bad_arguments(tmp_path):

@@ -323,3 +323,67 @@ def test_saving_into_the_working_directory_does_not_swap_it_away(model, model_di
     assert Path.cwd().exists() and os.path.samefile(Path.cwd(), model_dir)
     assert sorted(p.name for p in model_dir.iterdir()) == ["model.json", "weights.npz"]
     PostClassifier.load(".")
+
+
+# ---- taught.npz: the teacher's probabilities an adapted model keeps (issue 13) ----------------
+
+def _taught_model(model_dir, docs=("限时特价，点击购买", "how do I reset my password?")):
+    model = postlens.load_model(model_dir)
+    proba = np.full((len(docs), len(model.classes_)), 1 / len(model.classes_), dtype=np.float32)
+    proba[:, 0] += 0.5
+    proba /= proba.sum(axis=1, keepdims=True)
+    model.remember_taught(list(docs), proba)
+    model.save(model_dir)
+    return list(docs), proba
+
+
+def _taught_arrays(path):
+    with np.load(path / "taught.npz", allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def _write_taught(path, arrays):
+    blob = _write_npz(arrays)
+    (path / "taught.npz").write_bytes(blob)
+    _edit_meta(path, lambda meta: meta["taught"].update(sha256=hashlib.sha256(blob).hexdigest()))
+
+
+def test_a_taught_model_gives_its_teachers_probabilities_back(model_dir):
+    docs, proba = _taught_model(model_dir)
+    model = postlens.load_model(model_dir)
+    assert "keys" not in (model_dir / "model.json").read_text() and docs[0] not in (model_dir / "model.json").read_text()
+    got = model.predict_proba_normalized(docs + ["an unseen post about our quarterly results"])
+    assert np.allclose(got[:2], proba) and not np.allclose(got[2], proba[0])
+    refit = PostClassifier().fit(["a", "b", "c", "d"] * 3, ["x", "y"] * 6)
+    assert refit.taught_ is None  # a fit forgets what an earlier one was taught
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda a: a.update(keys=a["keys"][::-1].copy()), "not in order"),
+    (lambda a: a["proba"].__setitem__((0, 0), np.nan), "not distributions"),
+    (lambda a: a.update(proba=a["proba"][:, :2].copy()), "expected float32"),
+    (lambda a: a.update(keys=a["keys"].astype(np.int64)), "expected uint64"),
+    (lambda a: a.update(extra=a["keys"]), "expected keys and proba"),
+])
+def test_crafted_taught_files_are_refused(model_dir, edit, message):
+    _taught_model(model_dir)
+    arrays = _taught_arrays(model_dir)
+    edit(arrays)
+    _write_taught(model_dir, arrays)
+    with pytest.raises(ModelError, match=message):
+        postlens.load_model(model_dir)
+
+
+def test_a_missing_or_tampered_taught_file_is_refused(model_dir):
+    _taught_model(model_dir)
+    blob = bytearray((model_dir / "taught.npz").read_bytes())
+    blob[-30] ^= 1
+    (model_dir / "taught.npz").write_bytes(bytes(blob))
+    with pytest.raises(ModelError, match="taught.npz: checksum"):
+        postlens.load_model(model_dir)
+    (model_dir / "taught.npz").unlink()
+    with pytest.raises(ModelError, match="taught.npz: missing"):
+        postlens.load_model(model_dir)
+    _edit_meta(model_dir, lambda meta: meta["taught"].update(posts=10**9))
+    with pytest.raises(ModelError, match="how many posts"):
+        postlens.load_model(model_dir)

@@ -20,8 +20,8 @@ them; the encoder brings knowledge of language that generalises to posts unlike 
 (issue 13 measured encoder-heavier blends doing better on real posts from unseen accounts).
 
 A fitted model saves to a directory: ``model.json`` (metadata: the encoder it needs, the
-blend, the temperature, checksums), ``head.npz`` (the head's weights) and ``fast/`` (an
-ordinary fast model). Loading never unpickles anything, checks every checksum and array shape,
+blend, the temperature, checksums), ``head.npz`` (the head's weights and its training posts'
+mean vector) and ``fast/`` (an ordinary fast model). Loading never unpickles anything, checks every checksum and array shape,
 and refuses a missing or different encoder with a message saying what to install.
 """
 from __future__ import annotations
@@ -46,6 +46,9 @@ __all__ = ["AccurateClassifier", "ACCURATE_FORMAT_VERSION"]
 #: Version of the accurate model's on-disk format.
 ACCURATE_FORMAT_VERSION = 2  # above the fast model's 1: an older postlens says to upgrade
 _HEAD = "head.npz"
+#: How many posts an archive needs before the head trusts half of its mean's shift (see
+#: :meth:`AccurateClassifier.predict_proba_normalized`).
+ARCHIVE_PRIOR_POSTS = 100
 _META = "model.json"
 _FAST = "fast"
 
@@ -136,6 +139,7 @@ class AccurateClassifier(PostClassifierMixin, Estimator):
         self.cv_fold_ = fold
         coef, intercept = self._head(X, y, weight)
         self.head_coef_, self.head_intercept_ = coef.astype(np.float32), intercept.astype(np.float32)
+        self.embedding_mean_ = X.mean(axis=0, dtype=np.float64).astype(np.float32)
         return self
 
     def _blend(self, head_logp: np.ndarray, fast_logp: np.ndarray) -> np.ndarray:
@@ -144,9 +148,23 @@ class AccurateClassifier(PostClassifierMixin, Estimator):
 
     # ---- prediction ---------------------------------------------------------------------------
     def predict_proba_normalized(self, docs: Sequence[str], enc: ngrams.Encoded | None = None,
-                                 embeddings: np.ndarray | None = None) -> np.ndarray:
-        """Calibrated probabilities for texts that are already normalised (``embeddings``: their vectors, if known)."""
+                                 embeddings: np.ndarray | None = None,
+                                 archive: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated probabilities for texts that are already normalised (``embeddings``: their vectors, if known).
+
+        ``archive``: the vectors of the archive these posts come from (or of a sample of it), if
+        known, as :func:`postlens.adapt.adapt` knows its sample's. The head then reads each post's
+        vector moved by the difference between the archive's mean vector and its training
+        posts': a domain shift (real posts against the written corpus, one archive's style
+        against another's) moves every vector of an archive alike, and moving them back is the
+        simplest correction of it (dev macro-F1 of the teacher +0.011, bench/README.md). The
+        shift is shrunk towards none for a small archive (``n / (n + ARCHIVE_PRIOR_POSTS)`` of it).
+        """
         X = self.embed(docs) if embeddings is None else embeddings
+        if archive is not None and len(archive) and getattr(self, "embedding_mean_", None) is not None:
+            n = len(archive)
+            shift = np.asarray(archive, dtype=np.float64).mean(axis=0) - self.embedding_mean_
+            X = X - (shift * n / (n + ARCHIVE_PRIOR_POSTS)).astype(np.float32)
         head = log_softmax(X @ self.head_coef_.T + self.head_intercept_, axis=1)
         fast = log_softmax(self.fast_.decision_function_normalized(docs, enc) / self.fast_.temperature_, axis=1)
         return softmax(self._blend(head, fast) / self.temperature_, axis=1)
@@ -166,7 +184,8 @@ class AccurateClassifier(PostClassifierMixin, Estimator):
         """Write ``model.json``, ``head.npz`` and ``fast/`` into directory ``path`` (atomically, as
         :meth:`PostClassifier.save`); return it."""
         fast = self.fast_.files(fast_metadata or {})
-        blob = _write_npz({"coef": self.head_coef_, "intercept": self.head_intercept_})
+        blob = _write_npz({"coef": self.head_coef_, "intercept": self.head_intercept_,
+                           "mean": self.embedding_mean_})
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "fast"}
         meta = {
             "format": "postlens-model",
@@ -221,9 +240,10 @@ class AccurateClassifier(PostClassifierMixin, Estimator):
             shape = meta["head_shape"]
             _check_headers(blob)
             with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-                if sorted(npz.files) != ["coef", "intercept"]:
-                    raise ValueError(f"head.npz holds {npz.files}, expected coef and intercept")
+                if sorted(npz.files) not in (["coef", "intercept"], ["coef", "intercept", "mean"]):
+                    raise ValueError(f"head.npz holds {npz.files}, expected coef, intercept and mean")
                 coef, intercept = npz["coef"], npz["intercept"]
+                mean = npz["mean"] if "mean" in npz.files else None  # heads written before it was recorded have none
             temperature = float(meta["temperature"])
             identity = meta["encoder"]
             if not isinstance(identity, dict):
@@ -233,12 +253,15 @@ class AccurateClassifier(PostClassifierMixin, Estimator):
         if (not isinstance(labels, list) or labels != [str(c) for c in fast.classes_]
                 or coef.dtype != np.float32 or intercept.dtype != np.float32
                 or list(coef.shape) != shape or coef.shape[0] != len(labels) or intercept.shape != (len(labels),)
-                or not np.isfinite(coef).all() or not np.isfinite(intercept).all()):
+                or not np.isfinite(coef).all() or not np.isfinite(intercept).all()
+                or (mean is not None and (mean.dtype != np.float32 or mean.shape != (coef.shape[1],)
+                                          or not np.isfinite(mean).all()))):
             raise ModelError(f"{path}: the head's weights do not match the label set")
         if not (math.isfinite(temperature) and temperature > 0):
             raise ModelError(f"{meta_path}: temperature must be a positive number, got {temperature!r}")
         self.fast_, self.classes_ = fast, fast.classes_
         self.head_coef_, self.head_intercept_, self.temperature_ = coef, intercept, temperature
+        self.embedding_mean_ = mean
         self.encoder_identity_, self.metadata_, self.path_ = identity, meta, str(path)
         encoder = self._encoder()  # refuses a missing or different encoder now, not at the first post
         if coef.shape[1] != encoder.dim:

@@ -7,9 +7,15 @@ The accurate model (``postlens-accurate``) reads posts better than the fast one,
    there is an account column, each account's share of the sample as its share of the posts;
    within an account, posts in the order of a hash of their text, so the same archive gives
    the same sample; repeated posts count once);
-2. the accurate model (the *teacher*) labels the sample;
+2. the accurate model (the *teacher*) labels the sample, its encoder's vectors moved by the
+   difference between the sample's mean vector and its training posts' (the archive's domain
+   shift, see :meth:`~postlens.accurate.AccurateClassifier.predict_proba_normalized`);
 3. a fast model is trained on the shipped corpus plus the sample with the teacher's labels,
-   and saved as an ordinary fast model whose metadata says what it was adapted on.
+   and saved as an ordinary fast model whose metadata says what it was adapted on. It keeps
+   the teacher's probabilities of the sample's posts (a hash of each post, not its text): it
+   has learnt those posts' labels by heart, and its own probabilities for them would be
+   overconfident (on dev adapted on all its posts: ECE 0.27 and no wrong label flagged,
+   against the teacher's 0.04 and 57%).
 
 The adapted model labels the archive as fast as the shipped fast model, with the wording of
 the archive's own accounts learnt from the teacher (issue 13 measured +0.05 to +0.08 macro-F1
@@ -178,11 +184,13 @@ def adapt(source: str | os.PathLike, out: str | os.PathLike, *, sample: int = DE
 
     log("training the adapted fast model")
     model, meta = _fit_student(texts, pseudo, base_corpus_path())
+    model.remember_taught(docs, proba)
     fingerprint = archive_fingerprint(source)
     meta["adapted"] = {"archive": fingerprint, "rows_read": rows_read, "distinct_posts": len(keys),
                        "rejected": rejected, "sample": len(texts), "requested_sample": sample,
                        "account_column": account_col or None, "accounts": len(set(accounts)) if account_col else None,
                        "pseudo_weight": PSEUDO_WEIGHT, "teacher": _describe(teacher_model),
+                       "teacher_read_archive_shift": getattr(teacher_model, "embedding_mean_", None) is not None,
                        "teacher_labels": {c: pseudo.count(c) for c in classes}}
     model.save(out, metadata=fit_metadata(meta))
     report = AdaptReport(where, rows_read, len(keys), rejected, len(texts),
@@ -197,7 +205,7 @@ def _teacher_proba(teacher: Classifier, docs: list[str], bar: Any) -> np.ndarray
 
     if isinstance(teacher, AccurateClassifier):
         embeddings = teacher.embed(docs, progress=bar.update if bar is not None else None)
-        return teacher.predict_proba_normalized(docs, embeddings=embeddings)
+        return teacher.predict_proba_normalized(docs, embeddings=embeddings, archive=embeddings)
     proba = teacher.predict_proba_normalized(docs)
     if bar is not None:
         bar.update(len(docs))
@@ -205,15 +213,18 @@ def _teacher_proba(teacher: Classifier, docs: list[str], bar: Any) -> np.ndarray
 
 
 def _fit_student(texts: list[str], pseudo: list[str], corpus: Path) -> tuple[PostClassifier, dict]:
-    """A fast model of the shipped corpus (less its test split, as the shipped model) plus the pseudo-labelled posts."""
+    """A fast model of the shipped corpus (less its test split, as the shipped model) plus the
+    pseudo-labelled posts; its temperature is fitted on calibration folds that hold out whole
+    registers of the corpus, as the shipped model's."""
     from .corpus import data_sha256, is_test_split, read_labelled
+    from .training import _group
 
     base = [p for p in read_labelled([corpus]) if not is_test_split(p.text, 10)]
     own = {" ".join(t.split()) for t in texts}
     base = [p for p in base if " ".join(p.text.split()) not in own]
     model = PostClassifier()
     model.fit([p.text for p in base] + texts, [p.label for p in base] + pseudo,
-              groups=[f"base:{p.source}" for p in base] + [f"archive:{i % 10}" for i in range(len(texts))],
+              groups=[f"base:{_group(p)}" for p in base] + [f"archive:{i % 10}" for i in range(len(texts))],
               sample_weight=[1.0] * len(base) + [PSEUDO_WEIGHT] * len(texts))
     meta = {"training_data": {"files": None, "sha256": None, "posts": len(base) + len(texts),
                               "base": {"posts": len(base), "sha256": data_sha256([corpus]),

@@ -102,7 +102,7 @@ def resolve_model(model: ModelLike) -> Classifier:
             raise ModelError(f"{model}: cannot open the model directory ({exc}); check the path and any symbolic "
                              "links on it") from None
 
-        files = (path / "model.json", path / "weights.npz", path / "head.npz")
+        files = (path / "model.json", path / "weights.npz", path / "head.npz", path / "taught.npz")
         with _lock:
             return _load_once(str(path), tuple(f.stat().st_mtime_ns if f.is_file() else 0 for f in files))
     if not isinstance(model, (PostClassifier, AccurateClassifier)) or not hasattr(model, "classes_"):

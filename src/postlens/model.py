@@ -44,6 +44,7 @@ __all__ = ["PostClassifier", "ModelError", "FORMAT_VERSION"]
 FORMAT_VERSION = 1
 _WEIGHTS = "weights.npz"
 _META = "model.json"
+_TAUGHT = "taught.npz"
 
 
 class ModelError(ValueError):
@@ -121,6 +122,7 @@ class PostClassifier(PostClassifierMixin, Estimator):
                              + ("" if groups is None else f", {len(groups)} groups")
                              + ("" if sample_weight is None else f", {len(sample_weight)} sample weights")
                              + ("" if own is None else f", {len(own)} own-post flags"))
+        self.taught_ = None
         post_weight = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         docs = normalize_many([check_text(t) for t in texts])
         y = np.asarray(labels, dtype=object)
@@ -219,8 +221,34 @@ class PostClassifier(PostClassifierMixin, Estimator):
         return self.features_.scores(docs, enc, self._tables) + self.intercept_
 
     def predict_proba_normalized(self, docs: Sequence[str], enc: ngrams.Encoded | None = None) -> np.ndarray:
-        """Calibrated probabilities for texts that are already normalised."""
-        return softmax(self.decision_function_normalized(docs, enc) / self.temperature_, axis=1)
+        """Calibrated probabilities for texts that are already normalised.
+
+        A post the model was taught by a teacher (:meth:`remember_taught`) gets the teacher's
+        probabilities back: the model has learnt that post's label, and its own probability for
+        a post it was fitted on would say more than it knows.
+        """
+        proba = softmax(self.decision_function_normalized(docs, enc) / self.temperature_, axis=1)
+        taught = getattr(self, "taught_", None)
+        if taught is not None and len(docs):
+            keys, known = taught
+            mine = post_keys(docs)
+            at = np.searchsorted(keys, mine).clip(max=len(keys) - 1)
+            hit = keys[at] == mine
+            proba[hit] = known[at[hit]]
+        return proba
+
+    def remember_taught(self, docs: Sequence[str], proba: np.ndarray) -> "PostClassifier":
+        """Keep a teacher's probabilities ``proba`` of the normalised posts ``docs`` this model was
+        fitted on with the teacher's labels (what :func:`postlens.adapt.adapt` does): they are
+        given back for those posts instead of the model's own, overconfident, ones. Only a
+        64-bit hash of each post is kept, never its text.
+        """
+        proba = np.asarray(proba, dtype=np.float32)
+        if proba.shape != (len(docs), len(self.classes_)):
+            raise ValueError(f"got {len(docs)} posts and probabilities of shape {proba.shape}")
+        keys, first = np.unique(post_keys(docs), return_index=True)
+        self.taught_ = (keys, proba[first])
+        return self
 
     def explain(self, doc: str, label: str, k: int = 4) -> tuple[str, ...]:
         """Up to ``k`` reasons, in words, why normalised text ``doc`` is a ``label`` post: cues first, then phrases.
@@ -343,8 +371,12 @@ class PostClassifier(PostClassifierMixin, Estimator):
             "coef_shape": list(coef.shape),
             "weights_sha256": hashlib.sha256(blob).hexdigest(),
         }
+        files = {_WEIGHTS: blob}
+        if getattr(self, "taught_", None) is not None:
+            files[_TAUGHT] = _write_npz({"keys": self.taught_[0], "proba": self.taught_[1]})
+            meta["taught"] = {"posts": len(self.taught_[0]), "sha256": hashlib.sha256(files[_TAUGHT]).hexdigest()}
         text = json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-        return {_WEIGHTS: blob, _META: text.encode("utf-8")}
+        return {**files, _META: text.encode("utf-8")}
 
     @classmethod
     def load(cls, path: str | Path) -> "PostClassifier":
@@ -395,6 +427,7 @@ class PostClassifier(PostClassifierMixin, Estimator):
         self.coef_ = sp.csr_matrix((arrays["coef_data"], arrays["coef_indices"], arrays["coef_indptr"]), shape=shape)
         self.intercept_ = arrays["intercept"]
         self.temperature_ = float(meta["temperature"])
+        self.taught_ = _checked_taught(meta, path / _TAUGHT, len(self.classes_)) if "taught" in meta else None
         self.metadata_ = meta
         return self
 
@@ -572,6 +605,12 @@ def _calibration_folds(y: np.ndarray, groups: Sequence[str] | None, k: int, seed
     return fold
 
 
+def post_keys(docs: Sequence[str]) -> np.ndarray:
+    """A 64-bit hash of each normalised post (BLAKE2b): how a model remembers posts without their text."""
+    return np.fromiter((int.from_bytes(hashlib.blake2b(d.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                                       "little") for d in docs), dtype=np.uint64, count=len(docs))
+
+
 def softmax(z: np.ndarray, axis: int = 1) -> np.ndarray:
     """``exp(z)`` normalised along ``axis`` (as :func:`scipy.special.softmax`, which takes 0.1 s to import)."""
     e = np.exp(z - np.amax(z, axis=axis, keepdims=True))
@@ -664,6 +703,45 @@ _MAX_META_BYTES = 2**20  # model.json holds settings and reports: far less than 
 _MAX_WEIGHTS = 2**27  # labels × feature columns: the dense weights scoring builds stay under 512 MiB
 _MAX_RATIO = 1100  # deflate shrinks data at most about 1032-fold: an array declaring more is a lie
 _INTEGERS = ("coef_indices", "coef_indptr")
+
+
+_MAX_TAUGHT = 2**22  # posts a model remembers its teacher's probabilities of (adapt's sample is 2,000)
+
+
+def _checked_taught(meta: dict, path: Path, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The hashes and teacher's probabilities in ``taught.npz``, once they are known to be sound."""
+    said = meta["taught"]
+    n = said.get("posts") if isinstance(said, dict) else None
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= _MAX_TAUGHT:
+        raise _damaged(path.with_name(_META), f"taught must say how many posts (1 to {_MAX_TAUGHT:,}) it holds")
+    if not path.is_file():
+        raise _damaged(path, "missing (model.json says the model keeps its teacher's probabilities there)")
+    if path.stat().st_size > n * (8 + 4 * n_labels) + 4096:
+        raise _damaged(path, f"{path.stat().st_size:,} bytes, more than {n:,} posts' probabilities take")
+    blob = path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != said.get("sha256"):
+        raise ModelError(f"{path}: checksum does not match {_META}; the file is corrupted or was modified")
+    expect = {"keys.npy": (np.dtype(np.uint64), (n,)), "proba.npy": (np.dtype(np.float32), (n, n_labels))}
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+            if sorted(zf.namelist()) != sorted(expect):
+                raise ValueError(f"holds {zf.namelist()}, expected keys and proba")
+            for name, (dtype, shape) in expect.items():
+                with zf.open(name) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    got_shape, fortran, got_dtype = read(f)
+                if got_dtype != dtype or got_shape != shape or fortran:
+                    raise ValueError(f"{name} is a {got_dtype} array of shape {got_shape}, expected {dtype} {shape}")
+        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+            keys, proba = npz["keys"], npz["proba"]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise _damaged(path, f"not the teacher's probabilities this model keeps ({exc})") from None
+    if (np.any(keys[1:] <= keys[:-1]) or not np.isfinite(proba).all() or (proba < 0).any()
+            or np.abs(proba.sum(axis=1) - 1).max() > 1e-3):
+        raise _damaged(path, "the hashes are not in order or the probabilities are not distributions")
+    return keys, proba
 
 
 def _damaged(file: Path, what: str) -> ModelError:
