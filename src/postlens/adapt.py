@@ -14,8 +14,8 @@ The accurate model (``postlens-accurate``) reads posts better than the fast one,
    and saved as an ordinary fast model whose metadata says what it was adapted on. It keeps
    the teacher's probabilities of the sample's posts (a hash of each post, not its text): it
    has learnt those posts' labels by heart, and its own probabilities for them would be
-   overconfident (on dev adapted on all its posts: ECE 0.27 and no wrong label flagged,
-   against the teacher's 0.04 and 57%).
+   overconfident (on dev adapted on all its posts: ECE 0.28 and no wrong label flagged,
+   against the teacher's 0.05 and 54%).
 
 The adapted model labels the archive as fast as the shipped fast model, with the wording of
 the archive's own accounts learnt from the teacher (issue 13 measured +0.05 to +0.08 macro-F1
