@@ -39,7 +39,8 @@ import numpy as np
 
 from . import ngrams
 from .estimator import Estimator, PostClassifierMixin
-from .model import ModelError, PostClassifier, _read_meta, _write_dir, _write_npz, log_softmax, softmax
+from .model import (ModelError, PostClassifier, _npy_headers, _read_meta, _write_dir, _write_npz, log_softmax,
+                    softmax)
 from .text import check_text, normalize_many
 
 __all__ = ["AccurateClassifier", "ACCURATE_FORMAT_VERSION"]
@@ -274,13 +275,9 @@ class AccurateClassifier(PostClassifierMixin, Estimator):
 def _check_headers(blob: bytes, most: int = 1 << 20) -> None:
     """Refuse an npz whose arrays declare more than ``most`` float32 values before anything is allocated."""
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-        for info in zf.infolist():
-            with zf.open(info) as f:
-                version = np.lib.format.read_magic(f)
-                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                shape, _, dtype = read(f)
+        for name, (shape, dtype) in _npy_headers(zf).items():
             if dtype != np.float32 or math.prod(shape) > most:
-                raise ValueError(f"{info.filename} declares a {dtype} array of shape {shape}")
+                raise ValueError(f"{name} declares a {dtype} array of shape {shape}")
 
 
 def _clone(model: PostClassifier) -> PostClassifier:

@@ -23,7 +23,6 @@ on real posts). Rows without usable text are skipped and written to ``OUT.errors
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import time
@@ -35,7 +34,7 @@ import numpy as np
 
 from .archive import ArchiveError, archive_fingerprint, find_column, jsonl_line, open_archive
 from .core import Classifier, ModelLike, resolve_model
-from .model import PostClassifier
+from .model import PostClassifier, post_keys
 from .text import normalize_many
 
 __all__ = ["adapt", "AdaptReport", "DEFAULT_SAMPLE", "archive_fingerprint"]
@@ -142,9 +141,8 @@ def adapt(source: str | os.PathLike, out: str | os.PathLike, *, sample: int = DE
             errors.writelines(jsonl_line(r.to_dict()) for r in chunk.rejected)
             rejected += len(chunk.rejected)
             rows_read += chunk.n_rows
-            for row, record, text in zip(chunk.rows, chunk.records, chunk.texts):
-                key = int.from_bytes(hashlib.blake2b(" ".join(text.split()).encode("utf-8", "surrogatepass"),
-                                                     digest_size=8).digest(), "little")
+            chunk_keys = post_keys([" ".join(text.split()) for text in chunk.texts]).tolist()
+            for row, record, key in zip(chunk.rows, chunk.records, chunk_keys):
                 if key in seen:
                     continue
                 seen.add(key)
@@ -181,6 +179,8 @@ def adapt(source: str | os.PathLike, out: str | os.PathLike, *, sample: int = DE
         bar.close()
     classes = [str(c) for c in teacher_model.classes_]
     pseudo = [classes[j] for j in proba.argmax(axis=1)]
+    mix = {c: pseudo.count(c) for c in classes}
+    n_accounts = len(set(accounts)) if account_col else None
 
     log("training the adapted fast model")
     model, meta = _fit_student(texts, pseudo, base_corpus_path())
@@ -188,14 +188,13 @@ def adapt(source: str | os.PathLike, out: str | os.PathLike, *, sample: int = DE
     fingerprint = archive_fingerprint(source)
     meta["adapted"] = {"archive": fingerprint, "rows_read": rows_read, "distinct_posts": len(keys),
                        "rejected": rejected, "sample": len(texts), "requested_sample": sample,
-                       "account_column": account_col or None, "accounts": len(set(accounts)) if account_col else None,
+                       "account_column": account_col or None, "accounts": n_accounts,
                        "pseudo_weight": PSEUDO_WEIGHT, "teacher": _describe(teacher_model),
                        "teacher_read_archive_shift": getattr(teacher_model, "embedding_mean_", None) is not None,
-                       "teacher_labels": {c: pseudo.count(c) for c in classes}}
+                       "teacher_labels": mix}
     model.save(out, metadata=fit_metadata(meta))
-    report = AdaptReport(where, rows_read, len(keys), rejected, len(texts),
-                         len(set(accounts)) if account_col else None, _describe(teacher_model)["name"],
-                         {c: pseudo.count(c) for c in classes}, time.perf_counter() - started, str(out),
+    report = AdaptReport(where, rows_read, len(keys), rejected, len(texts), n_accounts,
+                         _describe(teacher_model)["name"], mix, time.perf_counter() - started, str(out),
                          str(errors_path) if rejected else None)
     return model, report
 

@@ -154,11 +154,10 @@ def read_cache(path: Path, encoder: Encoder) -> dict[bytes, np.ndarray]:
 
 def write_cache(path: Path, encoder: Encoder, docs: Sequence[str], vectors: np.ndarray) -> None:
     """Store ``vectors`` of normalised posts ``docs`` (float16, keyed by a hash of what the encoder read)."""
-    keys = np.array(sorted({cache_key(encoder, d): i for i, d in enumerate(docs)}.items()), dtype=object)
-    order = np.array([i for _, i in keys], dtype=np.int64)
+    items = sorted({cache_key(encoder, d): i for i, d in enumerate(docs)}.items())
     buf = io.BytesIO()
-    np.savez_compressed(buf, encoder=np.array(encoder.name), keys=np.array([k for k, _ in keys], dtype="S16"),
-                        vectors=vectors[order].astype(np.float16))
+    np.savez_compressed(buf, encoder=np.array(encoder.name), keys=np.array([k for k, _ in items], dtype="S16"),
+                        vectors=vectors[[i for _, i in items]].astype(np.float16))
     path.write_bytes(buf.getvalue())
 
 

@@ -726,13 +726,9 @@ def _checked_taught(meta: dict, path: Path, n_labels: int) -> tuple[np.ndarray, 
         with zipfile.ZipFile(io.BytesIO(blob)) as zf:
             if sorted(zf.namelist()) != sorted(expect):
                 raise ValueError(f"holds {zf.namelist()}, expected keys and proba")
-            for name, (dtype, shape) in expect.items():
-                with zf.open(name) as f:
-                    version = np.lib.format.read_magic(f)
-                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                            else np.lib.format.read_array_header_2_0)
-                    got_shape, fortran, got_dtype = read(f)
-                if got_dtype != dtype or got_shape != shape or fortran:
+            for name, (got_shape, got_dtype) in _npy_headers(zf).items():
+                dtype, shape = expect[name]
+                if got_dtype != dtype or got_shape != shape:
                     raise ValueError(f"{name} is a {got_dtype} array of shape {got_shape}, expected {dtype} {shape}")
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             keys, proba = npz["keys"], npz["proba"]
@@ -742,6 +738,23 @@ def _checked_taught(meta: dict, path: Path, n_labels: int) -> tuple[np.ndarray, 
             or np.abs(proba.sum(axis=1) - 1).max() > 1e-3):
         raise _damaged(path, "the hashes are not in order or the probabilities are not distributions")
     return keys, proba
+
+
+def _npy_headers(zf: zipfile.ZipFile) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Each member's declared shape and dtype, read from its ``.npy`` header before anything is
+    allocated; raises ``ValueError`` for a member numpy would not have written."""
+    headers = {}
+    for info in zf.infolist():
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
+            raise ValueError(f"{info.filename} is compressed or encrypted in a way numpy does not write")
+        with zf.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"{info.filename}: unsupported .npy version {version}")
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+        headers[info.filename] = (shape, dtype)
+    return headers
 
 
 def _damaged(file: Path, what: str) -> ModelError:
@@ -807,17 +820,10 @@ def _checked_arrays(meta: dict, blob: bytes, meta_path: Path, weights_path: Path
             if sorted(members) != [f"{key}.npy" for key in lengths]:
                 raise _damaged(weights_path, f"holds {', '.join(sorted(members))[:200]}, "
                                              f"not the arrays {', '.join(lengths)}")
+            headers = _npy_headers(zf)
             for key, length in lengths.items():
                 info = members[f"{key}.npy"]
-                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
-                    raise _damaged(weights_path, f"{key} is compressed or encrypted in a way numpy does not write")
-                with zf.open(info) as f:
-                    version = np.lib.format.read_magic(f)
-                    if version not in ((1, 0), (2, 0)):
-                        raise ValueError(f"{key}: unsupported .npy version {version}")
-                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
-                        else np.lib.format.read_array_header_2_0
-                    dims, _, dtype = read_header(f)
+                dims, dtype = headers[info.filename]
                 kind_ok = dtype.kind in "iu" if key in _INTEGERS else (dtype.kind == "f" and dtype.itemsize == 4)
                 size_ok = len(dims) == 1 and (dims[0] == length if length is not None else 0 <= dims[0] <= rows * cols)
                 if not kind_ok or not size_ok:
